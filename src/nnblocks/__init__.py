@@ -1,0 +1,43 @@
+"""nnblocks: neural networks from their basic blocks, in Python and NumPy.
+
+- ``nnblocks.fundamentals``: the first chapter by hand (plain arrays, finite differences, the chain rule).
+- ``nnblocks.Tensor`` and ``nnblocks.ops``: a reverse-mode autodiff engine, each op's forward beside its backward.
+- ``nnblocks.nn``, ``nnblocks.optim``, ``nnblocks.data``, ``nnblocks.train``: the PyTorch-style API on top.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from nnblocks.errors import BackwardError, CheckpointError, DataError, DTypeError, NNBlocksError, ShapeError
+from nnblocks.tensor import (
+    Tensor,
+    arange,
+    default_dtype,
+    enable_grad,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    rand,
+    randn,
+    set_default_dtype,
+    tensor,
+    zeros,
+)
+from nnblocks.ops import (
+    cat,
+    clamp,
+    clip,
+    concatenate,
+    exp,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    tanh,
+    where,
+)

@@ -1,0 +1,5 @@
+import sys
+
+from nnblocks.cli import main
+
+sys.exit(main())

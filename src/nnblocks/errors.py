@@ -1,0 +1,26 @@
+"""The errors nnblocks raises, so a learner can catch them by kind and always read which op, shape or file failed."""
+from __future__ import annotations
+
+
+class NNBlocksError(Exception):
+    """Base class of every error nnblocks raises on purpose."""
+
+
+class ShapeError(NNBlocksError, ValueError):
+    """Operands whose shapes do not fit the op (the message names the op and both shapes)."""
+
+
+class DTypeError(NNBlocksError, TypeError):
+    """A dtype the op cannot take, e.g. an integer tensor asked for a gradient, or float32 @ float64."""
+
+
+class BackwardError(NNBlocksError, RuntimeError):
+    """backward() cannot run: a non-scalar output without a gradient, or a graph already freed."""
+
+
+class DataError(NNBlocksError, ValueError):
+    """A data file or array that is missing, truncated or malformed (the message names the file)."""
+
+
+class CheckpointError(NNBlocksError, ValueError):
+    """A checkpoint that is corrupt, truncated, or does not match the model it is loaded into."""

@@ -1,0 +1,227 @@
+"""Elementwise arithmetic and matrix products, each forward beside its derivative.
+
+For z = f(a, b) and an upstream gradient g = dL/dz, backward returns (g * dz/da, g * dz/db), summed back to each
+input's shape when broadcasting stretched it (``unbroadcast``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnblocks.errors import DTypeError, ShapeError
+from nnblocks.ops.base import Function, unbroadcast
+
+
+class Add(Function):
+    """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+
+
+class Sub(Function):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g: np.ndarray) -> tuple:
+        gb = unbroadcast(-g, self.shapes[1]) if self.needs_input_grad[1] else None
+        return unbroadcast(g, self.shapes[0]), gb
+
+
+class Mul(Function):
+    """z = a * b;  dz/da = b, dz/db = a."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g: np.ndarray) -> tuple:
+        ga = unbroadcast(g * self.b, self.a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * self.a, self.b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g: np.ndarray) -> tuple:
+        ga = unbroadcast(g / self.b, self.a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-g * self.a / (self.b * self.b), self.b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """z = a ** b;  dz/da = b * a^(b-1), dz/db = z * ln(a)  (defined for a > 0)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        self.z = a**b
+        return self.z
+
+    def backward(self, g: np.ndarray) -> tuple:
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(g * self.b * self.a ** (self.b - 1), self.a.shape)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(self.a > 0, np.log(np.where(self.a > 0, self.a, 1)), 0)
+            gb = unbroadcast(g * self.z * log_a, self.b.shape)
+        return ga, gb
+
+
+class Neg(Function):
+    """z = -a;  dz/da = -1."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return -g
+
+
+class Exp(Function):
+    """z = e^a;  dz/da = e^a = z."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.z = np.exp(a)
+        return self.z
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g * self.z
+
+
+class Log(Function):
+    """z = ln a;  dz/da = 1/a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g / self.a
+
+
+class Sqrt(Function):
+    """z = sqrt(a);  dz/da = 1 / (2 sqrt(a)) = 1 / (2z)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.z = np.sqrt(a)
+        return self.z
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g / (2 * self.z)
+
+
+class Abs(Function):
+    """z = |a|;  dz/da = sign(a) (0 at a = 0, as PyTorch)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.a = a
+        return np.abs(a)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g * np.sign(self.a)
+
+
+class AsType(Function):
+    """z = a converted to another float dtype;  the gradient is converted back to a's dtype."""
+
+    def forward(self, a: np.ndarray, dtype: Any = None) -> np.ndarray:
+        self.dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g.astype(self.dtype)
+
+
+def _check_matmul(name: str, a: np.ndarray, b: np.ndarray) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"{name}: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    inner_a = a.shape[-1]
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        raise ShapeError(
+            f"{name}: shapes {a.shape} and {b.shape} cannot be multiplied "
+            f"({inner_a} columns on the left, {inner_b} rows on the right)"
+        )
+    if a.dtype != b.dtype and a.dtype.kind == "f" and b.dtype.kind == "f":
+        raise DTypeError(
+            f"{name}: operands have different dtypes {a.dtype} (shape {a.shape}) and {b.dtype} (shape {b.shape}); "
+            "convert one with .float() or .double() (nnblocks never upcasts silently in a matrix product)"
+        )
+
+
+class MatMul(Function):
+    """Z = A @ B (batched over leading axes, 1-D operands as in NumPy);  dL/dA = G @ B^T, dL/dB = A^T @ G."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _check_matmul("matmul", a, b)
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g: np.ndarray) -> tuple:
+        a, b = self.a, self.b
+        # Treat 1-D operands as a row (left) or a column (right) vector, then drop the added axis again.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape) if a.ndim > 1 else ga.reshape(-1, a.shape[0]).sum(0)
+        if self.needs_input_grad[1]:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape) if b.ndim > 1 else gb.reshape(-1, b.shape[0]).sum(0)
+        return ga, gb
+
+
+class Linear(Function):
+    """Fused affine map Y = X W^T + b, PyTorch's layout (W is (out, in)).
+
+    dL/dX = G W,   dL/dW = G^T X,   dL/db = sum of G over the batch.
+    One op instead of three (matmul, transpose, add) saves two graph nodes and a temporary per layer, and lets
+    backward skip dL/dX for the first layer, whose input is data.
+    """
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ShapeError(
+                f"linear: input of shape {x.shape} does not fit weight of shape {w.shape} "
+                f"(the input's last dimension must equal in_features = weight.shape[1])"
+            )
+        if x.dtype != w.dtype:
+            raise DTypeError(
+                f"linear: input dtype {x.dtype} differs from weight dtype {w.dtype}; convert the input with "
+                ".float() (or the model's parameters to float64)"
+            )
+        self.x, self.w, self.has_bias = x, w, b is not None
+        y = x @ w.T
+        if b is not None:
+            y += b  # y is a fresh array: adding in place saves a temporary of the output's size
+        return y
+
+    def backward(self, g: np.ndarray) -> tuple:
+        x, w = self.x, self.w
+        gx = g @ w if self.needs_input_grad[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if self.needs_input_grad[1] else None
+        if not self.has_bias:
+            return gx, gw
+        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None
+        return gx, gw, gb

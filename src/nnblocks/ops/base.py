@@ -1,0 +1,88 @@
+"""Function: the shape of every differentiable op, and ``unbroadcast``, the one helper that undoes broadcasting.
+
+An op is a small class with two methods side by side:
+
+    forward(self, *arrays, **options) -> array        computes the output from NumPy arrays, saves what backward needs
+    backward(self, grad) -> tuple of arrays            given dL/d(output), returns dL/d(input) for each input
+
+``Op.apply(*inputs)`` runs forward on the inputs' arrays and, when gradients are being recorded, links the output
+tensor to the op (``out.grad_fn``) and the op to its inputs (``op.parents``): that link is the graph.
+``self.needs_input_grad[i]`` tells backward which input gradients are wanted, so it can skip the others (for the
+first layer of a network, the gradient with respect to the data is never needed and costs a whole matrix product).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnblocks import tensor as _tensor
+from nnblocks.errors import ShapeError
+from nnblocks.tensor import Tensor
+
+
+class Function:
+    parents: tuple[Tensor, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    released = False
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        like = next((x for x in inputs if isinstance(x, Tensor)), None)
+        tensors = tuple(as_tensor(x, like) for x in inputs)
+        fn = cls()
+        try:
+            out = fn.forward(*(t.data for t in tensors), **options)
+        except ValueError as exc:  # NumPy's broadcasting/shape errors, re-raised naming the op and the shapes
+            if isinstance(exc, ShapeError):
+                raise
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None
+        result = Tensor(out)
+        if _tensor._GRAD_ENABLED and any(t._requires_grad for t in tensors):
+            fn.parents = tensors
+            fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
+            result._requires_grad = True
+            result.grad_fn = fn
+        return result
+
+    def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free the arrays saved for backward (called after backward unless ``retain_graph=True``)."""
+        self.__dict__.clear()
+        self.released = True
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Tensors pass through; numbers and arrays become constant tensors (numbers take the dtype of ``like``)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, np.number)) and like.data.dtype.kind == "f":
+        return Tensor(np.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape`` again.
+
+    If ``a`` of shape (3,) was added to ``b`` of shape (4, 3), each ``a[j]`` was used 4 times, so its gradient is the
+    sum of the 4 upstream gradients in column j: the chain rule summed over every use.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)

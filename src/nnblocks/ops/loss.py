@@ -1,0 +1,214 @@
+"""Losses as fused ops: each computes the loss and knows its own gradient, with PyTorch's ``reduction`` argument.
+
+Fused because the composed versions are numerically wrong or slow: softmax followed by log underflows to log(0)
+for confident wrong predictions, sigmoid followed by BCE loses precision for large logits, and the fused gradients
+(softmax - onehot, sigmoid - y) are one line each.
+
+``reduction``: 'mean' averages over elements (over samples for cross-entropy), 'sum' adds them, 'none' keeps one
+loss per element. The gradient follows: for 'mean' every element's gradient is divided by the count.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnblocks.errors import DTypeError, ShapeError
+from nnblocks.ops.activation import stable_sigmoid
+from nnblocks.ops.base import Function
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _spread(g: np.ndarray, reduction: str, count: int, dtype: np.dtype) -> np.ndarray:
+    """The upstream gradient as seen by each element's loss: g/n for 'mean', g for 'sum', g itself for 'none'."""
+    return g / np.asarray(count, dtype=dtype) if reduction == "mean" else g
+
+
+def _check_pair(name: str, prediction: np.ndarray, target: np.ndarray) -> None:
+    if prediction.shape != target.shape:
+        raise ShapeError(
+            f"{name}: prediction of shape {prediction.shape} and target of shape {target.shape} must have the same "
+            "shape (nnblocks does not broadcast a loss's target: (N,) against (N, 1) is almost always a bug)"
+        )
+
+
+class MSE(Function):
+    """L = (1/n) sum (p - y)^2;  dL/dp = 2 (p - y) / n."""
+
+    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        _check_reduction("mse_loss", reduction)
+        _check_pair("mse_loss", p, y)
+        self.diff, self.reduction = p - y, reduction
+        return _reduce(self.diff * self.diff, reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        d = 2 * self.diff * _spread(g, self.reduction, self.diff.size, self.diff.dtype)
+        return d, (-d if self.needs_input_grad[1] else None)
+
+
+class L1(Function):
+    """L = (1/n) sum |p - y|;  dL/dp = sign(p - y) / n."""
+
+    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        _check_reduction("l1_loss", reduction)
+        _check_pair("l1_loss", p, y)
+        diff = p - y
+        self.sign, self.reduction, self.n = np.sign(diff), reduction, diff.size
+        return _reduce(np.abs(diff), reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        d = self.sign * _spread(g, self.reduction, self.n, self.sign.dtype)
+        return d, (-d if self.needs_input_grad[1] else None)
+
+
+class BCE(Function):
+    """L = -(1/n) sum [y log p + (1 - y) log(1 - p)], each log clamped at -100 as PyTorch does, so p = 0 or 1 gives a
+    large finite loss instead of inf;  dL/dp = (p - y) / (p (1 - p)) / n, the denominator kept >= 1e-12."""
+
+    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        _check_reduction("binary_cross_entropy", reduction)
+        _check_pair("binary_cross_entropy", p, y)
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(
+                "binary_cross_entropy: predictions must be probabilities in [0, 1] (apply sigmoid first, or use "
+                f"BCEWithLogitsLoss on raw scores); got values from {p.min():.4g} to {p.max():.4g}"
+            )
+        self.p, self.y, self.reduction = p, y, reduction
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_1p = np.maximum(np.log1p(-p), -100)
+        return _reduce(-(y * log_p + (1 - y) * log_1p), reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        p, y = self.p, self.y
+        g = _spread(g, self.reduction, p.size, p.dtype)
+        gp = g * (p - y) / np.maximum(p * (1 - p), np.asarray(1e-12, dtype=p.dtype))
+        gy = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gy = g * (np.maximum(np.log1p(-p), -100) - np.maximum(np.log(p), -100))
+        return gp, gy
+
+
+class BCEWithLogits(Function):
+    """L = (1/n) sum [max(x, 0) - x y + log(1 + e^-|x|)], which equals BCE(sigmoid(x), y) but never overflows;
+    dL/dx = (sigmoid(x) - y) / n."""
+
+    def forward(self, x: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+        _check_reduction("binary_cross_entropy_with_logits", reduction)
+        _check_pair("binary_cross_entropy_with_logits", x, y)
+        self.x, self.y, self.reduction = x, y, reduction
+        return _reduce(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))), reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        g = _spread(g, self.reduction, self.x.size, self.x.dtype)
+        gx = g * (stable_sigmoid(self.x) - self.y)
+        return gx, (-g * self.x if self.needs_input_grad[1] else None)
+
+
+def _check_classes(name: str, scores: np.ndarray, target: np.ndarray) -> None:
+    if scores.ndim != 2:
+        raise ShapeError(f"{name}: input must have shape (batch, classes), got {scores.shape}")
+    if target.dtype.kind not in "iu":
+        raise DTypeError(
+            f"{name}: target must hold integer class indices of shape ({scores.shape[0]},), got dtype {target.dtype} "
+            f"and shape {target.shape} (for one-hot or probability targets pass a float tensor of shape {scores.shape})"
+        )
+    if target.shape != (scores.shape[0],):
+        raise ShapeError(f"{name}: input of shape {scores.shape} needs a target of shape ({scores.shape[0]},), "
+                         f"got {target.shape}")
+    if target.size and (target.min() < 0 or target.max() >= scores.shape[1]):
+        raise ValueError(f"{name}: target class indices must be in [0, {scores.shape[1] - 1}], "
+                         f"got values from {target.min()} to {target.max()}")
+
+
+class CrossEntropy(Function):
+    """Softmax + negative log-likelihood from raw scores (logits), in one step:
+
+        L_n = -log softmax(x_n)[y_n] = logsumexp(x_n) - x_n[y_n],      dL_n/dx_n = softmax(x_n) - onehot(y_n)
+
+    ``target`` holds class indices (N,), or class probabilities (N, C) as a float array. With ``weight`` (C,),
+    sample n counts w[y_n] and 'mean' divides by the sum of those weights, as PyTorch.
+    """
+
+    def forward(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                reduction: str = "mean") -> np.ndarray:
+        _check_reduction("cross_entropy", reduction)
+        self.reduction = reduction
+        shifted = x - x.max(axis=1, keepdims=True)
+        log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_z
+        self.softmax = np.exp(log_p)
+        if target.dtype.kind == "f" and target.shape == x.shape and x.ndim == 2:
+            # probability targets: L_n = -sum_c t_nc log p_nc, gradient softmax * sum_c t_nc - t
+            self.target, self.indices = target, None
+            self.scale = None
+            losses = -(target * log_p).sum(axis=1)
+            self.denominator = x.shape[0]
+            return _reduce(losses, reduction)
+        _check_classes("cross_entropy", x, target)
+        self.target, self.indices = None, target
+        rows = np.arange(x.shape[0])
+        losses = -log_p[rows, target]
+        self.scale = None if weight is None else weight[target].astype(x.dtype)
+        if self.scale is not None:
+            losses = losses * self.scale
+        self.denominator = x.shape[0] if self.scale is None else self.scale.sum()
+        if reduction == "mean":
+            return losses.sum() / np.asarray(self.denominator, dtype=x.dtype)
+        return _reduce(losses, reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        grad = self.softmax  # reused in place: softmax is not needed again after this
+        if self.indices is None:
+            grad = grad * self.target.sum(axis=1, keepdims=True) - self.target
+        else:
+            grad[np.arange(len(self.indices)), self.indices] -= 1
+        if self.scale is not None:
+            grad *= self.scale[:, None]
+        if self.reduction == "none":
+            grad *= g[:, None]
+        else:
+            factor = g / self.denominator if self.reduction == "mean" else g
+            grad *= np.asarray(factor, dtype=grad.dtype)
+        return grad, None, None
+
+
+class NLL(Function):
+    """L_n = -x_n[y_n] for log-probabilities x (e.g. from log_softmax);  dL_n/dx_n = -onehot(y_n)."""
+
+    def forward(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                reduction: str = "mean") -> np.ndarray:
+        _check_reduction("nll_loss", reduction)
+        _check_classes("nll_loss", x, target)
+        self.shape, self.target, self.reduction = x.shape, target, reduction
+        losses = -x[np.arange(x.shape[0]), target]
+        self.scale = None if weight is None else weight[target].astype(x.dtype)
+        if self.scale is not None:
+            losses = losses * self.scale
+        self.denominator = x.shape[0] if self.scale is None else self.scale.sum()
+        if reduction == "mean":
+            return losses.sum() / np.asarray(self.denominator, dtype=x.dtype)
+        return _reduce(losses, reduction)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        per_sample = np.ones(self.shape[0], dtype=g.dtype) if self.scale is None else self.scale.astype(g.dtype)
+        if self.reduction == "none":
+            per_sample = per_sample * g
+        else:
+            per_sample = per_sample * (g / self.denominator if self.reduction == "mean" else g)
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad[np.arange(self.shape[0]), self.target] = -per_sample
+        return grad, None, None

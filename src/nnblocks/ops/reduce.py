@@ -1,0 +1,70 @@
+"""Reductions: sum, mean, max, min over all elements or chosen axes (``dim``, ``keepdim`` as in PyTorch).
+
+Backward spreads the upstream gradient back over the reduced axes: every summed element gets it whole, every averaged
+element gets 1/n of it, and for max/min only the winning element(s) get it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnblocks.ops.base import Function
+
+
+def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(d % ndim if ndim else 0 for d in dims)
+
+
+def _expand(g: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    """Put the reduced axes back as size-1 axes so ``g`` broadcasts against the input."""
+    return g if keepdim else np.expand_dims(g, axes)
+
+
+class Sum(Function):
+    """z = sum_i a_i;  dz/da_i = 1."""
+
+    def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        return np.sum(a, axis=self.axes, keepdims=keepdim)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(_expand(g, self.axes, self.keepdim), self.shape)
+
+
+class Mean(Function):
+    """z = (1/n) sum_i a_i;  dz/da_i = 1/n."""
+
+    def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
+        self.n = int(np.prod([a.shape[i] for i in self.axes]))
+        return np.mean(a, axis=self.axes, keepdims=keepdim)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        g = _expand(g, self.axes, self.keepdim) / np.asarray(self.n, dtype=g.dtype)
+        return np.broadcast_to(g, self.shape)
+
+
+class Max(Function):
+    """z = max_i a_i;  dz/da_i = 1 for the maximum (split evenly between ties, as torch.amax), 0 elsewhere."""
+
+    reducer = staticmethod(np.max)
+
+    def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        self.axes, self.keepdim = _axes(dim, a.ndim), keepdim
+        z = self.reducer(a, axis=self.axes, keepdims=True)
+        self.winners = a == z
+        return z if keepdim else np.squeeze(z, axis=self.axes)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        count = self.winners.sum(axis=self.axes, keepdims=True)
+        return self.winners * (_expand(g, self.axes, self.keepdim) / count.astype(g.dtype))
+
+
+class Min(Max):
+    """z = min_i a_i;  dz/da_i = 1 for the minimum (split evenly between ties), 0 elsewhere."""
+
+    reducer = staticmethod(np.min)

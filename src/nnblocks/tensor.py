@@ -1,0 +1,482 @@
+"""Tensor: an ndarray, its gradient, and the op that made it.
+
+A ``Tensor`` wraps a NumPy array (``.data``). When it is the result of an op on tensors that require gradients, it
+remembers that op (``.grad_fn``), and the op remembers its inputs: together they form the computational graph.
+``loss.backward()`` walks that graph from the loss back to the leaves, in reverse topological order, asking each op
+to turn the gradient of its output into gradients of its inputs (the chain rule, one op at a time).
+
+Where nnblocks differs from PyTorch, on purpose:
+- ``.grad`` is a plain NumPy array (or None), not a Tensor: gradients are data here, and an optimizer updates
+  ``param.data`` in place from ``param.grad`` with NumPy alone.
+- gradients of intermediate tensors are kept only when asked (``t.retain_grad()``), as in PyTorch.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Iterator
+
+import numpy as np
+
+from nnblocks.errors import BackwardError, DTypeError
+
+# --------------------------------------------------------------------------------------------------------------------
+# Global switches: default float dtype, gradient recording
+# --------------------------------------------------------------------------------------------------------------------
+_DEFAULT_DTYPE = np.dtype(np.float32)
+_GRAD_ENABLED = True
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the float dtype used for Python numbers/lists and new parameters (float32 or float64)."""
+    global _DEFAULT_DTYPE
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise DTypeError(f"set_default_dtype: only float32 and float64 are supported, got {dtype}")
+    _DEFAULT_DTYPE = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The float dtype new tensors and parameters get when none is given (float32 unless changed)."""
+    return _DEFAULT_DTYPE
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: Any) -> Iterator[None]:
+    """``with default_dtype(np.float64): ...`` switches the default dtype for a block (used by gradient checks)."""
+    previous = get_default_dtype()
+    set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
+
+
+def is_grad_enabled() -> bool:
+    return _GRAD_ENABLED
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _GRAD_ENABLED
+        self.previous = _GRAD_ENABLED
+        _GRAD_ENABLED = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _GRAD_ENABLED
+        _GRAD_ENABLED = self.previous
+
+
+def no_grad() -> _GradMode:
+    """Context manager (or decorator) in which ops record no graph: for evaluation and weight updates."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    return _GradMode(True)
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Turn user data into an ndarray: Python floats get the default dtype, NumPy arrays keep theirs."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return data
+    array = np.asarray(data)
+    if array.dtype.kind == "f" or array.dtype == object:
+        array = array.astype(_DEFAULT_DTYPE)
+    elif array.dtype.kind in "iu" and array.dtype != np.int64:
+        array = array.astype(np.int64)
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it, for reverse-mode differentiation.
+
+    >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_retain_grad", "name", "__weakref__")
+    __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.grad_fn = None  # the Function that produced this tensor (None for leaves)
+        self._retain_grad = False
+        self._requires_grad = False
+        self.name = name
+        self.requires_grad = requires_grad
+
+    # ---- gradient bookkeeping ---------------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in "fc":
+            raise DTypeError(
+                f"only floating-point tensors can require gradients; this tensor has dtype {self.data.dtype} "
+                f"and shape {self.data.shape} (convert with .float() first)"
+            )
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, value: bool = True) -> "Tensor":
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def retain_grad(self) -> "Tensor":
+        """Keep this (intermediate) tensor's gradient in ``.grad`` after backward, for inspection."""
+        self._retain_grad = True
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same data (shared, not copied), cut from the graph."""
+        return Tensor(self.data)
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: fill ``.grad`` of every leaf that requires a gradient.
+
+        Gradients accumulate (``+=``) into leaves, as in PyTorch; call ``zero_grad()`` between steps. The graph's
+        saved arrays are freed afterwards unless ``retain_graph=True``; a second backward through a freed graph raises
+        ``BackwardError`` instead of silently producing wrong gradients.
+        """
+        if not self.requires_grad:
+            raise BackwardError(
+                f"backward() on a tensor of shape {self.shape} that does not require grad: no input of the ops that "
+                "made it has requires_grad=True (or it was computed under no_grad())"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise BackwardError(
+                    f"backward() needs a gradient argument for a non-scalar output of shape {self.shape}; "
+                    "reduce it first (e.g. loss.mean()) or pass gradient= an array of that shape"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = _to_array(gradient, self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape {self.shape}")
+
+        order = self._topological_order()
+        grads: dict[int, np.ndarray] = {id(self): seed}
+        for node in reversed(order):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            fn = node.grad_fn
+            if fn is None or node._retain_grad:
+                # Accumulate without mutating: ``grad`` may be shared with another tensor's gradient.
+                node.grad = grad if node.grad is None else node.grad + grad
+            if fn is None:
+                continue
+            if fn.released:
+                raise BackwardError(
+                    f"backward through the graph a second time: {fn.name}'s saved values were freed after the first "
+                    "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
+                )
+            input_grads = fn.backward(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, g in zip(fn.parents, input_grads):
+                if g is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                grads[key] = g if key not in grads else grads[key] + g
+            if not retain_graph:
+                fn.release()
+
+    def _topological_order(self) -> list["Tensor"]:
+        """Tensors of the graph, each after all of its inputs: an iterative depth-first search (no recursion limit)."""
+        order: list[Tensor] = []
+        visited: set[int] = set()
+        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            if node.grad_fn is not None:
+                for parent in node.grad_fn.parents:
+                    if parent.requires_grad and id(parent) not in visited:
+                        stack.append((parent, False))
+        return order
+
+    # ---- NumPy-like views of the data -------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def size(self, dim: int | None = None) -> Any:
+        """PyTorch's ``size()``: the shape, or one dimension of it."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def astype(self, dtype: Any) -> "Tensor":
+        """A copy converted to ``dtype``; the gradient flows back (converted to this tensor's dtype)."""
+        return ops.astype(self, dtype)
+
+    to = astype
+
+    def float(self) -> "Tensor":
+        return self.astype(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.astype(np.float64)
+
+    def long(self) -> "Tensor":
+        return Tensor(self.data.astype(np.int64))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(", threshold=50)
+        extras = []
+        if self.data.dtype != _DEFAULT_DTYPE or self.data.dtype.kind != "f":
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    # ---- arithmetic: each dunder calls one differentiable op from nnblocks.ops --------------------------------------
+    def __add__(self, other: Any) -> "Tensor":
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return ops.div(other, self)
+
+    def __pow__(self, exponent: Any) -> "Tensor":
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> "Tensor":
+        return ops.pow(base, self)
+
+    def __neg__(self) -> "Tensor":
+        return ops.neg(self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return ops.getitem(self, index)
+
+    # comparisons give boolean tensors and no gradient
+    def __lt__(self, other: Any) -> "Tensor":
+        return Tensor(self.data < _to_array(other))
+
+    def __le__(self, other: Any) -> "Tensor":
+        return Tensor(self.data <= _to_array(other))
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return Tensor(self.data > _to_array(other))
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return Tensor(self.data >= _to_array(other))
+
+    def eq(self, other: Any) -> "Tensor":
+        return Tensor(self.data == _to_array(other))
+
+    def ne(self, other: Any) -> "Tensor":
+        return Tensor(self.data != _to_array(other))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        out = np.argmax(self.data, axis=dim)
+        return Tensor(np.expand_dims(out, dim) if keepdim and dim is not None else out)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        out = np.argmin(self.data, axis=dim)
+        return Tensor(np.expand_dims(out, dim) if keepdim and dim is not None else out)
+
+    # ---- methods that are ops ---------------------------------------------------------------------------------------
+    def matmul(self, other: Any) -> "Tensor":
+        return ops.matmul(self, other)
+
+    def pow(self, exponent: Any) -> "Tensor":
+        return ops.pow(self, exponent)
+
+    def exp(self) -> "Tensor":
+        return ops.exp(self)
+
+    def log(self) -> "Tensor":
+        return ops.log(self)
+
+    def sqrt(self) -> "Tensor":
+        return ops.sqrt(self)
+
+    def abs(self) -> "Tensor":
+        return ops.abs(self)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return ops.sum(self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return ops.mean(self, dim, keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return ops.min(self, dim, keepdim)
+
+    def reshape(self, *shape: Any) -> "Tensor":
+        return ops.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        return ops.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        return ops.unsqueeze(self, dim)
+
+    def squeeze(self, dim: int | None = None) -> "Tensor":
+        return ops.squeeze(self, dim)
+
+    def transpose(self, dim0: int = 0, dim1: int = 1) -> "Tensor":
+        return ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> "Tensor":
+        return ops.permute(self, *dims)
+
+    @property
+    def T(self) -> "Tensor":
+        return ops.permute(self, *reversed(range(self.ndim)))
+
+    def clip(self, min: Any = None, max: Any = None) -> "Tensor":
+        return ops.clip(self, min, max)
+
+    clamp = clip
+
+    def relu(self) -> "Tensor":
+        return ops.relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
+        return ops.leaky_relu(self, negative_slope)
+
+    def sigmoid(self) -> "Tensor":
+        return ops.sigmoid(self)
+
+    def tanh(self) -> "Tensor":
+        return ops.tanh(self)
+
+    def softmax(self, dim: int = -1) -> "Tensor":
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> "Tensor":
+        return ops.log_softmax(self, dim)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """``nnblocks.tensor([[1., 2.]])``: PyTorch's spelling of ``Tensor(...)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _factory(fill: Any) -> Any:
+    @functools.wraps(fill)
+    def make(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Tensor(fill(shape, dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
+
+    return make
+
+
+zeros = _factory(np.zeros)
+ones = _factory(np.ones)
+
+
+def randn(*shape: Any, seed: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard-normal samples; ``seed`` is an int or a ``numpy.random.Generator``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    rng = np.random.default_rng(seed)
+    return Tensor(rng.standard_normal(shape).astype(dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
+
+
+def rand(*shape: Any, seed: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1); ``seed`` is an int or a ``numpy.random.Generator``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    rng = np.random.default_rng(seed)
+    return Tensor(rng.random(shape).astype(dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = None) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+# The ops import Tensor from this module, so they are imported after it is defined.
+from nnblocks import ops  # noqa: E402
