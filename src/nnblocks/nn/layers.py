@@ -1,0 +1,209 @@
+"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules.
+
+Shapes and defaults are PyTorch's: ``Linear.weight`` is (out_features, in_features), initialised uniformly in
++-1/sqrt(in_features) (PyTorch's default), inputs are (batch, features).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Iterator
+
+import numpy as np
+
+from nnblocks import ops
+from nnblocks.nn import init
+from nnblocks.nn.module import Module, Parameter
+from nnblocks.random import SeedLike, get_generator
+from nnblocks.tensor import Tensor, get_default_dtype
+
+
+class Linear(Module):
+    """y = x W^T + b, W of shape (out_features, in_features).
+
+    Initialised as PyTorch does: W and b uniform in [-1/sqrt(in_features), 1/sqrt(in_features)]
+    (``kaiming_uniform_(a=sqrt(5))`` works out to exactly that bound). ``seed`` makes the initialisation reproducible.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
+                 seed: SeedLike = None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        dtype = dtype or get_default_dtype()
+        rng = get_generator(seed)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), seed=rng)
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+            bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound, seed=rng)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(2, 3), Sigmoid(), Linear(3, 1))``.
+
+    Sub-modules are named '0', '1', ... (or by an OrderedDict's keys), so state_dict keys match PyTorch's.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: Any) -> Any:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*items[index])
+        return items[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class Flatten(Module):
+    """Merge all axes after the batch axis: (N, 28, 28) -> (N, 784)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the survivors by 1/(1-p) ("inverted dropout", so
+    nothing changes at evaluation time); in eval mode, the identity."""
+
+    def __init__(self, p: float = 0.5, seed: SeedLike = None) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = p
+        self.rng = get_generator(seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p == 1:
+            return x * 0.0
+        keep = self.rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64) >= self.p
+        return x * (keep * np.asarray(1 / (1 - self.p), dtype=x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each feature over the batch, then scale and shift: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+
+    Training: mean and (biased) variance of the batch are used, and the running statistics are updated as
+    running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance, as PyTorch does.
+    Evaluation: the running statistics are used, so one sample's output does not depend on the rest of its batch.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype: Any = None) -> None:
+        super().__init__()
+        dtype = dtype or get_default_dtype()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(np.ones(num_features, dtype=dtype), requires_grad=affine)
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype), requires_grad=affine)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def forward(self, x: Tensor) -> Tensor:
+        from nnblocks.nn import functional as F
+
+        use_batch = self.training or not self.track_running_stats
+        return F.batch_norm(x, self._buffers.get("running_mean"), self._buffers.get("running_var"),
+                            self.weight, self.bias, training=use_batch, momentum=self.momentum, eps=self.eps,
+                            module=self if self.training and self.track_running_stats else None)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+# ---- activations as modules ----------------------------------------------------------------------------------------
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x), computed without overflow."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.tanh(x)
+
+
+class Softmax(Module):
+    """Probabilities along ``dim`` (PyTorch requires ``dim``; here it defaults to the last axis)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.log_softmax(x, self.dim)
