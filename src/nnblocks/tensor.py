@@ -87,6 +87,8 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
         return np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray):
         return data
+    if isinstance(data, np.generic):  # a NumPy scalar (e.g. from .sum()) keeps its dtype, like an array
+        return np.asarray(data)
     array = np.asarray(data)
     if array.dtype.kind == "f" or array.dtype == object:
         array = array.astype(_DEFAULT_DTYPE)
@@ -174,14 +176,24 @@ class Tensor:
 
         order = self._topological_order()
         grads: dict[int, np.ndarray] = {id(self): seed}
+        handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
         for node in reversed(order):
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
             fn = node.grad_fn
             if fn is None or node._retain_grad:
-                # Accumulate without mutating: ``grad`` may be shared with another tensor's gradient.
-                node.grad = grad if node.grad is None else node.grad + grad
+                if node.grad is not None:
+                    node.grad = node.grad + grad  # a new array: the old one may be shared, never mutate it
+                else:
+                    # A tensor's .grad must be its own writable array of its dtype. Copy only when ``grad`` is not:
+                    # a read-only broadcast view (Sum), a view of another array, or already handed to another
+                    # tensor (Add passes g to both inputs). Weight gradients from matmuls are fresh: no copy.
+                    if (grad.dtype != node.data.dtype or not grad.flags.writeable or not grad.flags.owndata
+                            or id(grad) in handed_out):
+                        grad = np.array(grad, dtype=node.data.dtype)
+                    handed_out.add(id(grad))
+                    node.grad = grad
             if fn is None:
                 continue
             if fn.released:

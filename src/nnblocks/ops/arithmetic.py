@@ -176,11 +176,12 @@ class MatMul(Function):
         # Treat 1-D operands as a row (left) or a column (right) vector, then drop the added axis again.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        # (column axis first, so that a 0-d gradient of vector @ vector becomes (1, 1))
         g2 = g
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
         if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+            g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = g2 @ np.swapaxes(b2, -1, -2)

@@ -17,8 +17,13 @@ from typing import Any
 import numpy as np
 
 from nnblocks import tensor as _tensor
-from nnblocks.errors import ShapeError
+from nnblocks.errors import NNBlocksError, ShapeError
 from nnblocks.tensor import Tensor
+
+
+class InvalidValueError(NNBlocksError, ValueError):
+    """An argument whose values (not shape or dtype) the op cannot take: a class index out of range, probabilities
+    outside [0, 1], an unknown reduction."""
 
 
 class Function:
@@ -38,7 +43,7 @@ class Function:
         try:
             out = fn.forward(*(t.data for t in tensors), **options)
         except ValueError as exc:  # NumPy's broadcasting/shape errors, re-raised naming the op and the shapes
-            if isinstance(exc, ShapeError):
+            if isinstance(exc, NNBlocksError):  # raised on purpose by the op, with its own message
                 raise
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None

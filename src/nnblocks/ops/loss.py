@@ -13,14 +13,14 @@ import numpy as np
 
 from nnblocks.errors import DTypeError, ShapeError
 from nnblocks.ops.activation import stable_sigmoid
-from nnblocks.ops.base import Function
+from nnblocks.ops.base import Function, InvalidValueError
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise InvalidValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
@@ -81,7 +81,7 @@ class BCE(Function):
         _check_reduction("binary_cross_entropy", reduction)
         _check_pair("binary_cross_entropy", p, y)
         if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError(
+            raise InvalidValueError(
                 "binary_cross_entropy: predictions must be probabilities in [0, 1] (apply sigmoid first, or use "
                 f"BCEWithLogitsLoss on raw scores); got values from {p.min():.4g} to {p.max():.4g}"
             )
@@ -130,7 +130,7 @@ def _check_classes(name: str, scores: np.ndarray, target: np.ndarray) -> None:
         raise ShapeError(f"{name}: input of shape {scores.shape} needs a target of shape ({scores.shape[0]},), "
                          f"got {target.shape}")
     if target.size and (target.min() < 0 or target.max() >= scores.shape[1]):
-        raise ValueError(f"{name}: target class indices must be in [0, {scores.shape[1] - 1}], "
+        raise InvalidValueError(f"{name}: target class indices must be in [0, {scores.shape[1] - 1}], "
                          f"got values from {target.min()} to {target.max()}")
 
 
@@ -152,7 +152,9 @@ class CrossEntropy(Function):
         log_p = shifted - log_z
         self.softmax = np.exp(log_p)
         if target.dtype.kind == "f" and target.shape == x.shape and x.ndim == 2:
-            # probability targets: L_n = -sum_c t_nc log p_nc, gradient softmax * sum_c t_nc - t
+            # probability targets: L_n = -sum_c w_c t_nc log p_nc, gradient softmax * sum_c w_c t_nc - w * t
+            if weight is not None:
+                target = target * weight.astype(x.dtype)
             self.target, self.indices = target, None
             self.scale = None
             losses = -(target * log_p).sum(axis=1)
@@ -171,18 +173,20 @@ class CrossEntropy(Function):
         return _reduce(losses, reduction)
 
     def backward(self, g: np.ndarray) -> tuple:
-        grad = self.softmax  # reused in place: softmax is not needed again after this
-        if self.indices is None:
-            grad = grad * self.target.sum(axis=1, keepdims=True) - self.target
-        else:
-            grad[np.arange(len(self.indices)), self.indices] -= 1
-        if self.scale is not None:
-            grad *= self.scale[:, None]
+        # dL_n/dx_n = (softmax_n - target_n) * w_n * (upstream factor of sample n)
         if self.reduction == "none":
-            grad *= g[:, None]
+            factor = g
         else:
-            factor = g / self.denominator if self.reduction == "mean" else g
-            grad *= np.asarray(factor, dtype=grad.dtype)
+            factor = np.asarray(g / self.denominator if self.reduction == "mean" else g, dtype=self.softmax.dtype)
+        if self.scale is not None:
+            factor = factor * self.scale
+        per_sample = np.ndim(factor) == 1
+        if self.indices is None:
+            onehot_part = self.target.sum(axis=1, keepdims=True)
+            grad = self.softmax * onehot_part - self.target
+            return grad * (factor[:, None] if per_sample else factor), None, None
+        grad = self.softmax * (factor[:, None] if per_sample else factor)  # a new array: softmax stays intact
+        grad[np.arange(len(self.indices)), self.indices] -= factor
         return grad, None, None
 
 
