@@ -18,6 +18,11 @@ class BackwardError(NNBlocksError, RuntimeError):
     """backward() cannot run: a non-scalar output without a gradient, or a graph already freed."""
 
 
+class InvalidValueError(NNBlocksError, ValueError):
+    """An argument whose values (not shape or dtype) an op cannot take: a class index out of range, probabilities
+    outside [0, 1], an unknown reduction."""
+
+
 class DataError(NNBlocksError, ValueError):
     """A data file or array that is missing, truncated or malformed (the message names the file)."""
 

@@ -17,13 +17,8 @@ from typing import Any
 import numpy as np
 
 from nnblocks import tensor as _tensor
-from nnblocks.errors import NNBlocksError, ShapeError
+from nnblocks.errors import InvalidValueError, NNBlocksError, ShapeError  # noqa: F401 - re-exported
 from nnblocks.tensor import Tensor
-
-
-class InvalidValueError(NNBlocksError, ValueError):
-    """An argument whose values (not shape or dtype) the op cannot take: a class index out of range, probabilities
-    outside [0, 1], an unknown reduction."""
 
 
 class Function:
