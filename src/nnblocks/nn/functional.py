@@ -28,22 +28,29 @@ from nnblocks.tensor import Tensor
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: SeedLike = None) -> Tensor:
     """Zero each element with probability p and scale survivors by 1/(1-p) (identity when not training)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
     keep = get_generator(seed).random(x.shape) >= p
     return x * (keep * np.asarray(1 / (1 - p), dtype=x.dtype)) if p < 1 else x * 0.0
 
 
-def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarray | None, weight: Tensor,
-               bias: Tensor, training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
+def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarray | None, weight: Tensor | None,
+               bias: Tensor | None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
                module: Any = None) -> Tensor:
     """Batch normalisation of a (batch, features) input; see ``nnblocks.ops.norm``.
 
     When training, the batch's statistics are used and the running ones (arrays, updated in place) move towards them
     by ``momentum``; the running variance uses the unbiased (n - 1) estimate, as PyTorch does.
     """
-    if x.ndim != 2 or x.shape[1] != weight.shape[0]:
-        raise ShapeError(f"batch_norm: expected input of shape (batch, {weight.shape[0]}), got {x.shape}")
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    features = (weight if weight is not None else running_mean if running_mean is not None else x).shape[-1]
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ShapeError(f"batch_norm: expected input of shape (batch, {features}), got {x.shape}")
+    # affine=False: gamma = 1, beta = 0, as constants (no gradient)
+    weight = Tensor(np.ones(features, dtype=x.dtype)) if weight is None else weight
+    bias = Tensor(np.zeros(features, dtype=x.dtype)) if bias is None else bias
     if training:
         n = x.shape[0]
         if n < 2:

@@ -14,6 +14,12 @@ from nnblocks.random import SeedLike, get_generator
 from nnblocks.tensor import Tensor
 
 
+def _fan(t: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return _fans(t)[0 if mode == "fan_in" else 1]
+
+
 def _fans(t: Tensor) -> tuple[int, int]:
     if t.ndim < 2:
         raise ValueError(f"fan in/out need a weight with at least 2 dimensions, got shape {t.shape}")
@@ -23,7 +29,8 @@ def _fans(t: Tensor) -> tuple[int, int]:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The factor that keeps activations' variance stable through the nonlinearity (PyTorch's table)."""
-    gains = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 3.0 / 4}
+    gains = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0,
+             "conv_transpose1d": 1.0, "conv_transpose2d": 1.0, "conv_transpose3d": 1.0, "tanh": 5.0 / 3, "relu": math.sqrt(2.0), "selu": 3.0 / 4}
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
@@ -74,7 +81,7 @@ def xavier_normal_(t: Tensor, gain: float = 1.0, seed: SeedLike = None) -> Tenso
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      seed: SeedLike = None) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(3 / fan); fan = fan_in (default) or fan_out."""
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
     gain = calculate_gain(nonlinearity, a)
     bound = gain * math.sqrt(3.0 / fan) if fan else 0.0
     return uniform_(t, -bound, bound, seed)
@@ -83,7 +90,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlineari
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     seed: SeedLike = None) -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    fan = _fans(t)[0 if mode == "fan_in" else 1]
+    fan = _fan(t, mode)
     return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), seed)
 
 

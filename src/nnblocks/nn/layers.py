@@ -94,6 +94,9 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         return ops.flatten(x, self.start_dim, self.end_dim)
 
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
 
 class Identity(Module):
     def forward(self, x: Tensor) -> Tensor:
@@ -137,8 +140,12 @@ class BatchNorm1d(Module):
         dtype = dtype or get_default_dtype()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(np.ones(num_features, dtype=dtype), requires_grad=affine)
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype), requires_grad=affine)
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        else:  # as PyTorch: no weight/bias at all, so state_dict keys match torch's
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
@@ -153,7 +160,8 @@ class BatchNorm1d(Module):
                             module=self if self.training and self.track_running_stats else None)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 # ---- activations as modules ----------------------------------------------------------------------------------------

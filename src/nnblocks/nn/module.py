@@ -6,6 +6,7 @@ A ``Module`` keeps three kinds of attributes apart, as PyTorch does: parameters 
 """
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
@@ -32,6 +33,9 @@ class Parameter(Tensor):
 class RemovableHandle:
     """Returned by ``register_forward_hook``; ``handle.remove()`` unregisters the hook."""
 
+    # Keys are unique for the whole process, so a stale handle (removed twice) can never remove a later hook.
+    _next_key = itertools.count()
+
     def __init__(self, hooks: dict, key: int) -> None:
         self.hooks, self.key = hooks, key
 
@@ -53,6 +57,10 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}")
+        if name in self._buffers and (value is None or isinstance(value, np.ndarray)):
+            # Assigning an array to a buffer's name updates the buffer (as PyTorch does), so it stays in state_dict.
+            self._buffers[name] = value
+            return
         for store in (self._parameters, self._modules, self._buffers):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -106,7 +114,7 @@ class Module:
 
     def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every forward: the way to look at intermediate layers."""
-        key = max(self._forward_hooks, default=-1) + 1
+        key = next(RemovableHandle._next_key)
         self._forward_hooks[key] = hook
         return RemovableHandle(self._forward_hooks, key)
 
@@ -234,27 +242,28 @@ class Module:
             raise CheckpointError(
                 f"load_state_dict into {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}"
             )
+        # Check every shape before copying anything, so a failed load leaves the model as it was.
+        arrays: dict[str, np.ndarray] = {}
         for key, (module, kind, name) in targets.items():
             if key not in state:
                 continue
             value = state[key]
             array = value.data if isinstance(value, Tensor) else value
             array = np.asarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array)
+            current = getattr(module, kind)[name]
+            if np.shape(array) != np.shape(current):
+                what = "parameter" if kind == "_parameters" else "buffer"
+                raise ShapeError(
+                    f"load_state_dict: {what} '{key}' has shape {np.shape(array)} in the state dict but "
+                    f"{np.shape(current)} in the model"
+                )
+            arrays[key] = array
+        for key, array in arrays.items():
+            module, kind, name = targets[key]
             if kind == "_parameters":
-                param = module._parameters[name]
-                if array.shape != param.shape:
-                    raise ShapeError(
-                        f"load_state_dict: '{key}' has shape {array.shape} in the state dict but {param.shape} in the model"
-                    )
-                np.copyto(param.data, array, casting="unsafe")
+                np.copyto(module._parameters[name].data, array, casting="unsafe")
             else:
-                buf = module._buffers[name]
-                if np.shape(array) != np.shape(buf):
-                    raise ShapeError(
-                        f"load_state_dict: buffer '{key}' has shape {np.shape(array)} in the state dict but "
-                        f"{np.shape(buf)} in the model"
-                    )
-                module._buffers[name] = np.array(array, dtype=np.asarray(buf).dtype)
+                module._buffers[name] = np.array(array, dtype=np.asarray(module._buffers[name]).dtype)
         return missing, unexpected
 
     # ---- printing ---------------------------------------------------------------------------------------------------
@@ -278,7 +287,7 @@ class Module:
             for module in self.modules():
                 handles.append(module.register_forward_hook(
                     lambda m, i, o: shapes.__setitem__(id(m), tuple(o.shape) if isinstance(o, Tensor) else None)))
-            was_training = self.training
+            modes = [(m, m.training) for m in self.modules()]  # restored one by one: modes may be mixed
             self.eval()
             try:
                 with no_grad():
@@ -287,7 +296,8 @@ class Module:
             finally:
                 for h in handles:
                     h.remove()
-                self.train(was_training)
+                for m, mode in modes:
+                    object.__setattr__(m, "training", mode)
         rows = [("layer", "type", "output shape", "parameters")]
         for name, module in self.named_modules():
             if module is self and module._modules:
