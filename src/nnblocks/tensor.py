@@ -170,7 +170,8 @@ class Tensor:
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = _to_array(gradient, self.data.dtype)
+            # a copy: the caller's array may otherwise end up as some leaf's .grad, aliased both ways
+            seed = np.array(_to_array(gradient, self.data.dtype))
             if seed.shape != self.data.shape:
                 raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape {self.shape}")
 
