@@ -160,3 +160,17 @@ def test_loader_argument_errors():
             DataLoader(TensorDataset(X, y), batch_size=bad)
     with pytest.raises(TypeError, match="seed"):
         DataLoader(TensorDataset(X, y), shuffle=True, seed="abc")
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_matches_torch_dataloader_without_shuffle(drop_last):
+    torch = pytest.importorskip("torch")
+    X, y = make(10)
+    ours = list(DataLoader(TensorDataset(X, y), batch_size=4, drop_last=drop_last))
+    ref = list(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y)),
+                                           batch_size=4, drop_last=drop_last))
+    assert len(ours) == len(ref)
+    for (xb, yb), (xt, yt) in zip(ours, ref):
+        np.testing.assert_array_equal(xb.data, xt.numpy())
+        np.testing.assert_array_equal(yb.data, yt.numpy())
+        assert xb.dtype == xt.numpy().dtype and yb.dtype == yt.numpy().dtype
