@@ -97,7 +97,7 @@ def _float64_copy(x: Any, position: int, notes: list[str]) -> Any:
     """A float64 leaf with the same values and requires_grad; non-float inputs (class indices...) pass unchanged."""
     if not isinstance(x, Tensor) or x.dtype.kind != "f":
         return x
-    if x.dtype != np.float64:
+    if x.dtype != np.float64 and x.requires_grad:  # constants convert exactly; only checked inputs lose precision
         notes.append(f"input {position} ({x.name or 'unnamed'}) was {x.dtype}; checked on a float64 copy")
     copy = Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad, name=x.name)
     return copy

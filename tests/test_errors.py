@@ -1,0 +1,153 @@
+"""Errors: each raised early, of the right class, with a message that names the op, the shapes or the dtype at fault."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnblocks as nb
+from nnblocks import ops
+from nnblocks.errors import BackwardError, DTypeError, InvalidValueError, NNBlocksError, ShapeError
+
+
+def test_error_classes_are_builtin_subclasses() -> None:
+    assert issubclass(ShapeError, ValueError) and issubclass(DTypeError, TypeError)
+    assert issubclass(BackwardError, RuntimeError) and issubclass(InvalidValueError, ValueError)
+    for cls in (ShapeError, DTypeError, BackwardError, InvalidValueError):
+        assert issubclass(cls, NNBlocksError)
+
+
+# ---- shapes --------------------------------------------------------------------------------------------------------
+def test_matmul_shape_mismatch_names_both_shapes() -> None:
+    with pytest.raises(ShapeError) as info:
+        nb.randn(3, 4, seed=0) @ nb.randn(5, 6, seed=0)
+    message = str(info.value)
+    assert "matmul" in message and "(3, 4)" in message and "(5, 6)" in message and "4 columns" in message
+
+
+def test_batched_matmul_mismatch() -> None:
+    with pytest.raises(ShapeError, match=r"\(2, 3, 4\).*\(3, 5\)"):
+        nb.randn(2, 3, 4, seed=0) @ nb.randn(3, 5, seed=0)
+    with pytest.raises(ShapeError, match=r"\(\).*\(3,\)"):
+        ops.matmul(nb.tensor(2.0), nb.randn(3, seed=0))
+
+
+def test_linear_mismatch_names_input_and_weight() -> None:
+    with pytest.raises(ShapeError) as info:
+        ops.linear(nb.randn(8, 3, seed=0), nb.randn(4, 5, seed=0))
+    message = str(info.value)
+    assert "linear" in message and "(8, 3)" in message and "(4, 5)" in message and "in_features" in message
+
+
+def test_broadcast_mismatch_names_the_op_and_both_shapes() -> None:
+    with pytest.raises(ShapeError) as info:
+        nb.randn(3, 4, seed=0) + nb.randn(5, seed=0)
+    message = str(info.value)
+    assert "Add" in message and "(3, 4)" in message and "(5,)" in message
+    with pytest.raises(ShapeError, match=r"Mul.*\(2, 3\).*\(2,\)"):
+        nb.randn(2, 3, seed=0) * nb.randn(2, seed=0)
+    with pytest.raises(ShapeError, match=r"Where"):
+        nb.where(np.ones((3, 4), bool), nb.randn(3, 4, seed=0), nb.randn(2, seed=0))
+
+
+def test_reshape_impossible() -> None:
+    with pytest.raises(ShapeError) as info:
+        nb.randn(2, 3, seed=0).reshape(4, 2)
+    message = str(info.value)
+    assert "reshape" in message and "(2, 3)" in message and "6 elements" in message and "(4, 2)" in message
+
+
+def test_permute_cat_and_index_errors_name_the_shapes() -> None:
+    with pytest.raises(ShapeError, match=r"permute.*\(0, 0\).*\(2, 3\)"):
+        nb.randn(2, 3, seed=0).permute(0, 0)
+    with pytest.raises(ShapeError, match=r"concatenate.*\(2, 3\).*\(2, 4\).*axis 0"):
+        nb.cat([nb.randn(2, 3, seed=0), nb.randn(2, 4, seed=0)])
+    with pytest.raises(ShapeError, match=r"getitem.*\(2, 3\)"):
+        nb.randn(2, 3, seed=0)[5]
+
+
+def test_loss_target_shape_must_match() -> None:
+    with pytest.raises(ShapeError, match=r"mse_loss.*\(4,\).*\(4, 1\)"):
+        ops.mse_loss(nb.randn(4, seed=0), nb.randn(4, 1, seed=0))
+    with pytest.raises(ShapeError, match=r"binary_cross_entropy_with_logits.*\(4, 1\)"):
+        ops.binary_cross_entropy_with_logits(nb.randn(4, 1, seed=0), nb.ones(4))
+
+
+# ---- backward ------------------------------------------------------------------------------------------------------
+def test_backward_on_non_scalar_names_the_shape() -> None:
+    y = nb.randn(2, 3, seed=0, requires_grad=True) * 2.0
+    with pytest.raises(BackwardError) as info:
+        y.backward()
+    assert "(2, 3)" in str(info.value) and "gradient" in str(info.value)
+    with pytest.raises(BackwardError, match=r"gradient of shape \(3,\) given for an output of shape \(2, 3\)"):
+        y.backward(gradient=np.ones(3))
+
+
+def test_backward_without_requires_grad() -> None:
+    with pytest.raises(BackwardError, match=r"shape \(\).*does not require grad"):
+        nb.randn(3, seed=0).sum().backward()
+
+
+def test_second_backward_names_the_op_and_the_fix() -> None:
+    x = nb.randn(3, seed=0, requires_grad=True)
+    loss = x.exp().sum()
+    loss.backward()
+    with pytest.raises(BackwardError) as info:
+        loss.backward()
+    assert "Sum" in str(info.value) and "retain_graph=True" in str(info.value)
+
+
+# ---- dtypes --------------------------------------------------------------------------------------------------------
+def test_integer_tensor_cannot_require_grad() -> None:
+    with pytest.raises(DTypeError) as info:
+        nb.tensor([1, 2, 3], requires_grad=True)
+    assert "int64" in str(info.value) and "(3,)" in str(info.value)
+    with pytest.raises(DTypeError, match="bool"):
+        nb.tensor([True]).requires_grad_()
+
+
+def test_float32_matmul_float64_is_refused() -> None:
+    with pytest.raises(DTypeError) as info:
+        nb.randn(2, 3, seed=0) @ nb.randn(3, 2, seed=0, dtype=np.float64)
+    message = str(info.value)
+    assert "float32" in message and "float64" in message and "(2, 3)" in message
+
+
+def test_linear_dtype_mismatch() -> None:
+    with pytest.raises(DTypeError, match="float64.*float32"):
+        ops.linear(nb.randn(2, 3, seed=0, dtype=np.float64), nb.randn(4, 3, seed=0))
+
+
+def test_set_default_dtype_refuses_non_float() -> None:
+    with pytest.raises(DTypeError, match="int32"):
+        nb.set_default_dtype(np.int32)
+    assert nb.get_default_dtype() == np.float32
+
+
+# ---- cross-entropy targets and other values ---------------------------------------------------------------------------
+def test_cross_entropy_float_target_of_wrong_shape() -> None:
+    logits = nb.randn(4, 3, seed=0)
+    with pytest.raises(DTypeError) as info:
+        ops.cross_entropy(logits, nb.tensor([0.0, 1.0, 2.0, 1.0]))
+    message = str(info.value)
+    assert "float32" in message and "(4,)" in message and "(4, 3)" in message
+
+
+def test_cross_entropy_target_errors() -> None:
+    logits = nb.randn(4, 3, seed=0)
+    with pytest.raises(InvalidValueError, match=r"\[0, 2\].*0 to 3"):
+        ops.cross_entropy(logits, nb.tensor([0, 1, 3, 2]))
+    with pytest.raises(InvalidValueError, match=r"-1"):
+        ops.nll_loss(logits, nb.tensor([0, -1, 1, 2]))
+    with pytest.raises(ShapeError, match=r"\(4, 3\).*\(4,\).*\(5,\)"):
+        ops.cross_entropy(logits, nb.tensor([0, 1, 2, 1, 0]))
+    with pytest.raises(ShapeError, match=r"\(2, 2, 3\)"):
+        ops.cross_entropy(nb.randn(2, 2, 3, seed=0), nb.tensor([0, 1]))
+
+
+def test_invalid_values() -> None:
+    with pytest.raises(InvalidValueError, match="reduction.*'avg'"):
+        ops.mse_loss(nb.ones(2), nb.ones(2), reduction="avg")
+    with pytest.raises(InvalidValueError, match=r"\[0, 1\].*sigmoid"):
+        ops.binary_cross_entropy(nb.tensor([0.5, 1.5]), nb.ones(2))
+    with pytest.raises(ValueError, match=r"one element.*\(2,\)"):
+        nb.ones(2).item()
