@@ -1,0 +1,100 @@
+"""``nnblocks evaluate CKPT``: rebuild a model saved by ``nnblocks train`` and measure it on a test set.
+
+    nnblocks evaluate nnblocks-out/train-digits/model.npz
+    nnblocks evaluate model.npz --dataset mnist --data-dir ~/data/mnist --out eval/
+
+The checkpoint stores the run's config (architecture, data set, seed, split fractions) and its input scaling, so
+the model and the very same test split are rebuilt from it; ``--dataset`` evaluates on another data set with the
+same number of features (e.g. a model trained on MNIST, tested on Fashion-MNIST). Prints the test loss, the
+accuracy and the confusion matrix (rows: true class, columns: predicted); with ``--out`` also saves
+``confusion_matrix.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    from nnblocks.cli.train import _dataset, _positive_int
+
+    p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by `nnblocks train` on a test set",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", metavar="CKPT", help="a model.npz written by `nnblocks train`")
+    p.add_argument("--dataset", type=_dataset, default=None, help="default: the data set the model was trained on")
+    p.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files")
+    p.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing")
+    p.add_argument("--batch-size", type=_positive_int, default=512)
+    p.add_argument("--out", default=None, help="folder for confusion_matrix.png (default: no plot)")
+    p.set_defaults(func=run_command, _parser=p)
+
+
+def _matrix_text(cm: Any, names: list[str]) -> str:
+    width = max(max(len(n) for n in names), len(str(int(cm.max()))) if cm.size else 1) + 1
+    lines = [" " * width + "".join(n.rjust(width) for n in names) + "   <- predicted"]
+    for name, row in zip(names, cm):
+        lines.append(name.rjust(width) + "".join(str(int(v)).rjust(width) for v in row))
+    return "\n".join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from nnblocks.cli.train import build_model, load_splits, make_loss, targets_for_loss
+    from nnblocks.data import DataLoader, TensorDataset
+    from nnblocks.errors import CheckpointError, DataError
+    from nnblocks.train import confusion_matrix, evaluate, load_checkpoint, read_checkpoint
+
+    parser: argparse.ArgumentParser = args._parser
+    try:
+        ckpt = read_checkpoint(args.checkpoint)
+    except (CheckpointError, FileNotFoundError) as exc:
+        parser.error(f"argument CKPT: {exc}")
+    config = ckpt.config
+    if not isinstance(config, dict) or config.get("kind") != "nnblocks-train":
+        parser.error(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
+                     "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
+    config = dict(config)
+    if args.dataset is not None:
+        config["dataset"] = args.dataset
+    try:
+        splits = load_splits(config, args.data_dir, args.download, scaler=(ckpt.extra or {}).get("scaler"))
+    except DataError as exc:
+        print(f"nnblocks evaluate: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # e.g. the stored scaler does not fit this data set's features
+        parser.error(f"argument --dataset: {exc}")
+    if splits["in_features"] != config["in_features"]:
+        parser.error(f"argument --dataset: {config['dataset']} has {splits['in_features']} features per sample but "
+                     f"the model takes {config['in_features']}")
+    model = build_model(config)
+    try:
+        load_checkpoint(ckpt.path, model, restore_rng=False)
+    except CheckpointError as exc:
+        parser.error(f"argument CKPT: {exc}")
+    loss_fn = make_loss(config["loss"])
+    X, y = splits["test"]
+    loader = DataLoader(TensorDataset(X, targets_for_loss(y, config["loss"], config["num_classes"])),
+                        batch_size=args.batch_size)
+    classification = config["task"] == "classification"
+    result = evaluate(model, loader, loss_fn, ("accuracy",) if classification else None,
+                      return_predictions=classification)
+    name = Path(config["dataset"]).stem if config["dataset"].lower().endswith((".csv", ".npz")) else config["dataset"]
+    if not classification:
+        print(f"{name}: test {config['loss']} loss {result['loss']:.4g} on {result['n']} samples "
+              f"({args.checkpoint}, epoch {ckpt.epoch})")
+        return 0
+    k = max(config["num_classes"], splits["num_classes"])
+    cm = confusion_matrix(result["y_true"], result["y_pred"], k)
+    print(f"{name}: test accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) on {result['n']} samples "
+          f"({args.checkpoint}, epoch {ckpt.epoch})")
+    names = [str(c) for c in (splits["classes"] or range(k))]
+    short = names if max(len(n) for n in names) <= 6 else [str(i) for i in range(k)]
+    print(_matrix_text(cm, short))
+    if args.out:
+        from nnblocks.viz.training import plot_confusion_matrix, save_figure
+
+        path = save_figure(plot_confusion_matrix(cm, names, title=f"{name}: test confusion matrix"),
+                           Path(args.out) / "confusion_matrix.png")
+        print(f"  confusion matrix: {path}")
+    return 0

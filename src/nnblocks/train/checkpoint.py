@@ -1,0 +1,308 @@
+"""Checkpoints: a whole training run in ONE ``.npz`` file, written atomically and read without pickle.
+
+What goes in (every entry a plain NumPy array, so ``np.load(..., allow_pickle=False)`` reads it):
+
+- ``model/<name>``: every parameter and buffer of ``model.state_dict()``;
+- ``optimizer/<i>``, ``scheduler/<i>``, ``extra/<i>``: the arrays found inside the optimizer's and the scheduler's
+  ``state_dict()`` and the ``extra`` dict; the nested structure around them (dicts, lists, numbers, strings) goes
+  into the metadata as JSON with ``{"__array__": "optimizer/3"}`` where an array was;
+- ``__nnblocks__``: a 0-d unicode array holding that JSON metadata: format and version, the epoch count, the
+  history, the ``config`` (e.g. the command line's model description, so ``nnblocks evaluate`` can rebuild the
+  model), the model's keys and shapes, and the states of the random generators (``Generator.bit_generator.state``
+  is a dict of ints: JSON keeps Python's big integers exactly).
+
+Random generators saved: nnblocks' global generator, every ``numpy.random.Generator`` held as an attribute by a
+module of the model (Dropout's ``rng``), and those passed as ``rng={"train": loader.generator}``. Restoring them
+is what makes a resumed run bit-identical to an uninterrupted one.
+
+Writing goes to a temporary file in the target's folder, flushed and fsync'ed, then ``os.replace``d over the target:
+a crash or an error midway leaves the previous checkpoint untouched and no temporary file behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnblocks import random as nb_random
+from nnblocks.errors import CheckpointError
+from nnblocks.tensor import Tensor
+
+FORMAT = "nnblocks-checkpoint"
+VERSION = 1
+META_KEY = "__nnblocks__"
+
+
+# ---- nested state <-> arrays + JSON ---------------------------------------------------------------------------------
+def _flatten(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """JSON-able skeleton of ``value``; each array goes into ``arrays`` under ``prefix/<n>``."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype.kind == "O":
+            raise CheckpointError(f"cannot store an object array under {prefix!r} in a checkpoint (no pickle)")
+        key = f"{prefix}/{len(arrays)}"
+        arrays[key] = array
+        return {"__array__": key, "scalar": isinstance(value, np.generic)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return {"__tuple__": [_flatten(v, prefix, arrays) for v in value]}
+    if isinstance(value, list):
+        return [_flatten(v, prefix, arrays) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value) and "__array__" not in value and "__tuple__" not in value \
+                and "__items__" not in value:
+            return {k: _flatten(v, prefix, arrays) for k, v in value.items()}
+        # Keys that JSON would turn into strings (an optimizer's state is keyed by parameter index): keep them typed.
+        return {"__items__": [[_flatten(k, prefix, arrays), _flatten(v, prefix, arrays)] for k, v in value.items()]}
+    raise CheckpointError(f"cannot store a {type(value).__name__} under {prefix!r} in a checkpoint: only arrays, "
+                          "numbers, strings, lists, tuples and dicts can be saved without pickle")
+
+
+def _unflatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, list):
+        return [_unflatten(v, arrays) for v in value]
+    if isinstance(value, dict):
+        if "__array__" in value:
+            array = arrays[value["__array__"]]
+            return array[()] if value.get("scalar") else array
+        if "__tuple__" in value:
+            return tuple(_unflatten(v, arrays) for v in value["__tuple__"])
+        if "__items__" in value:
+            return {_hashable(_unflatten(k, arrays)): _unflatten(v, arrays) for k, v in value["__items__"]}
+        return {k: _unflatten(v, arrays) for k, v in value.items()}
+    return value
+
+
+def _hashable(key: Any) -> Any:
+    return key.item() if isinstance(key, np.generic) else key
+
+
+# ---- random generators ------------------------------------------------------------------------------------------------
+def model_generators(model: Any) -> dict[str, np.random.Generator]:
+    """Every ``numpy.random.Generator`` a module of ``model`` holds as an attribute, named ``model.<module>.<attr>``."""
+    found: dict[str, np.random.Generator] = {}
+    if model is None:
+        return found
+    for module_name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, np.random.Generator):
+                found[f"model.{module_name}.{attr}" if module_name else f"model.{attr}"] = value
+    return found
+
+
+def loader_generators(**loaders: Any) -> dict[str, np.random.Generator]:
+    """``loader_generators(train=train_loader)`` -> ``{"loader.train": its shuffling Generator}`` (skips None)."""
+    return {f"loader.{name}": loader.generator for name, loader in loaders.items()
+            if isinstance(getattr(loader, "generator", None), np.random.Generator)}
+
+
+def _all_generators(model: Any, rng: dict[str, np.random.Generator] | None) -> dict[str, np.random.Generator]:
+    gens = {"global": nb_random.get_generator(None)}
+    gens.update(model_generators(model))
+    for name, g in (rng or {}).items():
+        if not isinstance(g, np.random.Generator):
+            raise TypeError(f"checkpoint rng[{name!r}] must be a numpy.random.Generator, got {type(g).__name__}")
+        gens[name] = g
+    return gens
+
+
+# ---- saving ------------------------------------------------------------------------------------------------------------
+def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, scheduler: Any = None,
+                    epoch: int = 0, history: Any = None, rng: dict[str, np.random.Generator] | None = None,
+                    config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Save a training run to ``path`` (one ``.npz``), atomically. Returns the path.
+
+    Args:
+        model: its ``state_dict()`` is saved (parameters and buffers).
+        optimizer, scheduler: their ``state_dict()``s, if given.
+        epoch: the number of epochs completed (``fit(start_epoch=epoch)`` resumes after it).
+        history: a ``History`` (or None).
+        rng: extra named Generators to save (e.g. ``loader_generators(train=loader)``); the global generator and
+            the model's own generators are always saved.
+        config: a JSON-able description of the model and run (what ``nnblocks evaluate`` rebuilds the model from).
+        extra: anything else made of arrays, numbers, strings, lists and dicts (e.g. a scaler's mean and std).
+    """
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    state = model.state_dict()
+    for key, value in state.items():
+        arrays[f"model/{key}"] = np.asarray(value)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "epoch": int(epoch),
+        "model_class": type(model).__name__,
+        "model_shapes": {k: list(np.shape(v)) for k, v in state.items()},
+        "config": config,
+        "history": history.to_dict() if history is not None else None,
+        "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
+        "optimizer": _flatten(optimizer.state_dict(), "optimizer", arrays) if optimizer is not None else None,
+        "scheduler_class": type(scheduler).__name__ if scheduler is not None else None,
+        "scheduler": _flatten(scheduler.state_dict(), "scheduler", arrays) if scheduler is not None else None,
+        "extra": _flatten(extra, "extra", arrays) if extra is not None else None,
+        "rng": {name: _json_state(g) for name, g in _all_generators(model, rng).items()},
+    }
+    try:
+        text = json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's metadata (config/history/extra) is not JSON-able: {exc}") from exc
+    arrays[META_KEY] = np.array(text)
+    _atomic_savez(path, arrays)
+    return path
+
+
+def _json_state(g: np.random.Generator) -> dict[str, Any]:
+    return json.loads(json.dumps(g.bit_generator.state))  # a deep copy made of JSON types (ints, strs, dicts)
+
+
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ---- loading -----------------------------------------------------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    """What ``load_checkpoint`` read: the epoch count, the history, the config and extra data, the raw states."""
+
+    path: Path
+    epoch: int
+    history: Any
+    config: dict[str, Any] | None
+    extra: Any
+    model_state: dict[str, np.ndarray]
+    optimizer_state: Any = None
+    scheduler_state: Any = None
+    rng_states: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint file without loading it into anything; ``CheckpointError`` names what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise CheckpointError(f"{path}: a single .npy array, not an nnblocks checkpoint (.npz)")
+            names = list(archive.files)
+            if META_KEY not in names:
+                raise CheckpointError(f"{path}: a .npz file but not an nnblocks checkpoint (no {META_KEY!r} entry; "
+                                      f"it holds {names[:8]}{'...' if len(names) > 8 else ''})")
+            arrays = {name: archive[name] for name in names}  # read everything now: errors surface here
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint: truncated or corrupt .npz file "
+                              f"({type(exc).__name__}: {exc})") from exc
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)[()]))
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's metadata entry is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an nnblocks checkpoint (metadata format {meta.get('format')!r})"
+                              if isinstance(meta, dict) else f"{path}: malformed checkpoint metadata")
+    if int(meta.get("version", 0)) > VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {meta['version']} is newer than this nnblocks "
+                              f"reads ({VERSION}); upgrade nnblocks")
+    model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+    shapes = meta.get("model_shapes", {})
+    if set(shapes) != set(model_state):
+        raise CheckpointError(f"{path}: incomplete checkpoint: model entries {sorted(set(shapes) ^ set(model_state))} "
+                              "are listed in the metadata but missing from the file (or the reverse)")
+    from nnblocks.train.history import History
+
+    try:
+        return Checkpoint(
+            path=path, epoch=int(meta["epoch"]),
+            history=History.from_dict(meta["history"]) if meta.get("history") is not None else None,
+            config=meta.get("config"), extra=_unflatten(meta.get("extra"), arrays), model_state=model_state,
+            optimizer_state=_unflatten(meta.get("optimizer"), arrays),
+            scheduler_state=_unflatten(meta.get("scheduler"), arrays), rng_states=meta.get("rng") or {}, meta=meta,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: malformed checkpoint metadata ({type(exc).__name__}: {exc})") from exc
+
+
+def check_model_matches(ckpt: Checkpoint, model: Any) -> None:
+    """Raise ``CheckpointError`` naming the file and every missing/unexpected key and shape mismatch."""
+    expected = {k: tuple(np.shape(v)) for k, v in model.state_dict().items()}
+    saved = {k: tuple(v.shape) for k, v in ckpt.model_state.items()}
+    missing = [k for k in expected if k not in saved]
+    unexpected = [k for k in saved if k not in expected]
+    wrong = [f"{k}: file {saved[k]} vs model {expected[k]}" for k in expected if k in saved and saved[k] != expected[k]]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected}")
+        if wrong:
+            parts.append("shape mismatches " + "; ".join(wrong))
+        raise CheckpointError(f"{ckpt.path}: the checkpoint does not match this {type(model).__name__} "
+                              f"(a different architecture?): " + ", ".join(parts))
+
+
+def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any = None, scheduler: Any = None,
+                    rng: dict[str, np.random.Generator] | None = None, restore_rng: bool = True) -> Checkpoint:
+    """Load a checkpoint into ``model`` (and ``optimizer``, ``scheduler``) and restore the random generators.
+
+    Everything is checked before anything is changed: a wrong architecture (missing/unexpected keys, other shapes)
+    raises ``CheckpointError`` naming the file and the keys, and leaves ``model`` as it was. With ``restore_rng``
+    the global generator, the model's generators and those named in ``rng`` (same names as when saving, e.g.
+    ``loader_generators(train=loader)``) get their saved states back. Resume with
+    ``fit(..., start_epoch=ckpt.epoch, history=ckpt.history)``.
+    """
+    ckpt = read_checkpoint(path)
+    if model is not None:
+        check_model_matches(ckpt, model)
+    if optimizer is not None and ckpt.optimizer_state is None:
+        raise CheckpointError(f"{ckpt.path}: holds no optimizer state to load into {type(optimizer).__name__}")
+    if optimizer is not None and ckpt.meta.get("optimizer_class") not in (None, type(optimizer).__name__):
+        raise CheckpointError(f"{ckpt.path}: holds the state of a {ckpt.meta['optimizer_class']}, not of a "
+                              f"{type(optimizer).__name__}")
+    if scheduler is not None and ckpt.scheduler_state is None:
+        raise CheckpointError(f"{ckpt.path}: holds no scheduler state to load into {type(scheduler).__name__}")
+    if model is not None:
+        model.load_state_dict(ckpt.model_state)
+    if optimizer is not None:
+        optimizer.load_state_dict(ckpt.optimizer_state)
+    if scheduler is not None:
+        scheduler.load_state_dict(ckpt.scheduler_state)
+    if restore_rng:
+        gens = {"global": nb_random.get_generator(None)}
+        gens.update(model_generators(model))
+        gens.update(rng or {})
+        for name, g in gens.items():
+            state = ckpt.rng_states.get(name)
+            if state is None:
+                continue
+            try:
+                g.bit_generator.state = state
+            except (TypeError, ValueError, KeyError) as exc:
+                raise CheckpointError(f"{ckpt.path}: cannot restore random generator {name!r}: {exc}") from exc
+    return ckpt

@@ -1,0 +1,209 @@
+"""``fit``: the training loop every PyTorch learner writes by hand, written once, with its bookkeeping.
+
+One epoch is::
+
+    model.train()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+then, with a validation loader, ``evaluate`` in eval mode under ``no_grad()``, then the callbacks. The per-batch
+bookkeeping is kept to what the epoch summary needs (one ``.item()`` of the loss and, for accuracy, one argmax of
+the logits already computed), so the loop costs little more than the forward and backward passes themselves.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from nnblocks.errors import NNBlocksError
+from nnblocks.train.callbacks import Callback, LRSchedulerCallback, TrainingContext
+from nnblocks.train.history import History
+from nnblocks.train.metrics import (
+    MetricFn,
+    accuracy,
+    binary_threshold,
+    correct_count,
+    evaluate,
+    is_class_target,
+    resolve_metrics,
+)
+
+DEFAULT_METRICS: tuple[str, ...] = ("accuracy",)
+
+
+class TrainingDiverged(NNBlocksError, FloatingPointError):
+    """The loss became NaN or infinite. ``epoch`` and ``batch`` (1-based) say where, ``history`` holds the epochs
+    completed before it (plus, with ``record_batches``, the batch losses up to the failure)."""
+
+    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, history: History) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history
+
+
+def current_lr(optimizer: Any) -> float:
+    """The learning rate of the optimizer's first parameter group (NaN if it has none)."""
+    groups = getattr(optimizer, "param_groups", None)
+    return float(groups[0]["lr"]) if groups else math.nan
+
+
+def _likely_causes(lr: float, x: Any, model: Any) -> str:
+    causes = []
+    data = getattr(x, "data", x)
+    if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.size:
+        if not np.all(np.isfinite(data)):
+            causes.append("the input batch itself contains NaN or inf values")
+        else:
+            peak = float(np.abs(data).max())
+            if peak > 10:
+                causes.append(f"inputs not scaled (max |x| = {peak:g}; try --scale 255 or standardizing)?")
+    if lr >= 0.1 or not causes:
+        causes.insert(0, f"learning rate {lr:g} may be too high (try 10x smaller)")
+    if any(not np.all(np.isfinite(p.data)) for p in model.parameters()):
+        causes.append("some weights are already NaN/inf (an earlier step overflowed)")
+    return "; ".join(causes)
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    try:
+        return sys.stderr.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable | None = None,
+        epochs: int = 1, metrics: Sequence[str | MetricFn] | None = DEFAULT_METRICS, callbacks: Sequence[Callback] = (),
+        scheduler: Any = None, record_batches: bool = False, progress: bool | None = None, start_epoch: int = 0,
+        history: History | None = None) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the ``History``.
+
+    Each epoch's training loss is the **sample-weighted mean of the batch losses**,
+    ``sum_b n_b * loss_b / sum_b n_b``: for a 'mean'-reduced loss that is exactly the average loss over the epoch's
+    samples (a smaller last batch counts for its size, not as a full batch). It is measured on the fly, with the
+    weights changing between batches, so it differs slightly from the loss of the final weights. Training metrics
+    are counted the same way; validation values come from ``evaluate`` (eval mode, ``no_grad()``), after which the
+    model is put back in training mode.
+
+    Args:
+        metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. With the
+            default ``("accuracy",)``, accuracy is dropped silently when the targets are not classes (regression).
+        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); one returning True from
+            ``on_epoch_end`` stops training after that epoch.
+        scheduler: a learning-rate scheduler stepped once per epoch after validation (shortcut for
+            ``LRSchedulerCallback(scheduler)``; ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation).
+        record_batches: also keep every batch's loss in ``history.batch_loss``.
+        progress: a tqdm progress bar; None shows it only when stdout and stderr are terminals.
+        start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` are run (``epochs`` is the total, as
+            Keras's ``initial_epoch``) and appended to ``history``.
+
+    Raises:
+        TrainingDiverged: the loss became NaN/inf; the message names the epoch, the batch and a likely cause, and
+            ``exc.history`` holds what was recorded before. The weights are those before the failing step.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if start_epoch < 0 or start_epoch > epochs:
+        raise ValueError(f"fit: start_epoch must lie in [0, epochs={epochs}], got {start_epoch}")
+    history = History() if history is None else history
+    named = resolve_metrics(metrics)
+    default_metrics = metrics is DEFAULT_METRICS
+    threshold = binary_threshold(loss_fn)
+
+    all_callbacks: list[Callback] = ([LRSchedulerCallback(scheduler)] if scheduler is not None else []) + list(callbacks)
+    if scheduler is None:  # a scheduler given as a callback is still saved by ModelCheckpoint
+        scheduler = next((cb.scheduler for cb in all_callbacks if isinstance(cb, LRSchedulerCallback)), None)
+    ctx = TrainingContext(model=model, optimizer=optimizer, loss_fn=loss_fn, history=history,
+                          train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=int(epochs))
+    batch_callbacks = [cb for cb in all_callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    show = _progress_enabled(progress)
+    if show:
+        from tqdm.auto import tqdm
+
+    for cb in all_callbacks:
+        cb.on_train_begin(ctx)
+    logs: dict[str, float] = {}
+    model.train()
+    for epoch in range(int(start_epoch), int(epochs)):
+        for cb in all_callbacks:
+            cb.on_epoch_begin(epoch)
+        lr = current_lr(optimizer)
+        started = time.perf_counter()
+        total, seen, correct = 0.0, 0, 0
+        sums = [0.0] * len(named)
+        bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", leave=False,  # type: ignore[arg-type]
+                   file=sys.stderr) if show else None
+        for batch_index, batch in enumerate(train_loader):
+            x, y = batch[0], batch[1]
+            optimizer.zero_grad()
+            out = model(x)
+            loss = loss_fn(out, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                if bar is not None:
+                    bar.close()
+                if record_batches:
+                    history.batch_loss.append(value)
+                raise TrainingDiverged(
+                    f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
+                    f"{len(train_loader)}. Likely cause: {_likely_causes(lr, x, model)}.",  # type: ignore[arg-type]
+                    epoch + 1, batch_index + 1, value, history)
+            loss.backward()
+            optimizer.step()
+            n = y.data.shape[0]
+            total += value * n
+            seen += n
+            if named:
+                if batch_index == 0 and default_metrics and not is_class_target(y.data):
+                    named, default_metrics = [], False  # regression targets: accuracy means nothing here
+                for k, (name, fn) in enumerate(named):
+                    if fn is accuracy:
+                        correct += correct_count(out.data, y.data, threshold)
+                    else:
+                        sums[k] += float(fn(out.data, y.data)) * n
+            if record_batches:
+                history.batch_loss.append(value)
+            for cb in batch_callbacks:
+                cb.on_batch_end(batch_index, value)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if seen == 0:
+            raise ValueError("fit: the training loader yielded no batches (is the dataset smaller than batch_size "
+                             "with drop_last=True?)")
+
+        logs = {"epoch": epoch + 1, "loss": total / seen}
+        for k, (name, fn) in enumerate(named):
+            logs[name] = correct / seen if fn is accuracy else sums[k] / seen
+        if val_loader is not None:
+            result = evaluate(model, val_loader, loss_fn, named)
+            model.train()
+            if not math.isfinite(result["loss"]):
+                raise TrainingDiverged(
+                    f"training diverged: the validation loss is {result['loss']} after epoch {epoch + 1} (training "
+                    f"loss {logs['loss']:.4g}). Likely cause: learning rate {lr:g} may be too high, or the validation "
+                    "data holds values far outside the training range.", epoch + 1, None, result["loss"], history)
+            logs["val_loss"] = result["loss"]
+            for name, _ in named:
+                logs[f"val_{name}"] = result[name]
+        logs["lr"] = lr
+        history.append(logs, seconds=time.perf_counter() - started)
+        if show:
+            text = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "epoch")
+            tqdm.write(f"epoch {epoch + 1}/{epochs}  {text}", file=sys.stderr)
+        stop = False
+        for cb in all_callbacks:
+            stop = bool(cb.on_epoch_end(epoch, logs)) or stop
+        if stop:
+            break
+    for cb in all_callbacks:
+        cb.on_train_end(logs)
+    return history
