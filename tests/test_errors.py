@@ -151,3 +151,24 @@ def test_invalid_values() -> None:
         ops.binary_cross_entropy(nb.tensor([0.5, 1.5]), nb.ones(2))
     with pytest.raises(ValueError, match=r"one element.*\(2,\)"):
         nb.ones(2).item()
+
+
+def test_out_of_range_dims_are_errors_not_a_silent_other_axis() -> None:
+    """Regression: dim % ndim once made x.sum(dim=5) of a 2-D tensor reduce over axis 1 without a word."""
+    x = nb.randn(2, 3, seed=0)
+    for reduce in (x.sum, x.mean, x.max, x.min):
+        with pytest.raises(ShapeError, match=r"\(2, 3\).*dim 5 is out of range"):
+            reduce(dim=5)
+    with pytest.raises(ShapeError, match=r"dim -3"):
+        x.mean(dim=(0, -3))
+    with pytest.raises(ShapeError, match=r"flatten: dim 5.*\(2, 3\)"):
+        x.flatten(0, 5)
+    with pytest.raises(ShapeError, match=r"Softmax.*\(2, 3\)"):
+        x.softmax(dim=3)
+
+
+def test_squeeze_of_a_dimension_larger_than_one_is_a_no_op_as_in_pytorch() -> None:
+    x = nb.randn(2, 1, 3, seed=0, requires_grad=True)
+    assert x.squeeze(0).shape == (2, 1, 3) and x.squeeze(1).shape == (2, 3) and x.squeeze().shape == (2, 3)
+    x.squeeze(0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones((2, 1, 3)))

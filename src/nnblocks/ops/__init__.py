@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nnblocks.errors import ShapeError
 from nnblocks.ops.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, stable_sigmoid
 from nnblocks.ops.arithmetic import Abs, Add, AsType, Div, Exp, Linear, Log, MatMul, Mul, Neg, Pow, Sqrt, Sub
 from nnblocks.ops.base import Function, as_tensor, unbroadcast
@@ -103,6 +104,9 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (``Flatten`` uses start_dim=1 to keep the batch axis)."""
     if a.ndim == 0:
         return reshape(a, 1)
+    for d in (start_dim, end_dim):
+        if not -a.ndim <= d < a.ndim:
+            raise ShapeError(f"flatten: dim {d} is out of range for shape {a.shape}")
     start, end = start_dim % a.ndim, end_dim % a.ndim
     shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
     return reshape(a, shape)
@@ -113,6 +117,8 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
 
 
 def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
+    if dim is not None and a.shape[dim] != 1:  # as PyTorch: squeezing a dimension of size > 1 changes nothing
+        return reshape(a, a.shape)
     return reshape(a, np.squeeze(a.data, axis=dim).shape)
 
 

@@ -16,6 +16,9 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    for d in dims:  # without this check, d % ndim would silently reduce over the wrong axis (dim=5 of a 2-D tensor)
+        if ndim and not -ndim <= d < ndim:
+            raise ValueError(f"dim {d} is out of range for {ndim} dimensions")  # apply names the op and shape
     return tuple(d % ndim if ndim else 0 for d in dims)
 
 
