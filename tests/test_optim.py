@@ -23,7 +23,8 @@ CONFIGS = [
     ("SGD", dict(lr=0.01, maximize=True)),
     ("SGD", dict(lr=0.01, momentum=0.5, weight_decay=0.1, maximize=True)),
     ("Adam", dict(lr=0.05)),
-    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), amsgrad=True)),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-3, amsgrad=True)),
+    ("Adam", dict(lr=0.05, eps=0.01)),
     ("Adam", dict(lr=0.05, weight_decay=0.1)),
     ("Adam", dict(lr=0.05, weight_decay=0.1, amsgrad=True, maximize=True)),
     ("AdamW", dict(lr=0.05)),
@@ -31,7 +32,7 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.9)),
     ("RMSprop", dict(lr=0.01, centered=True)),
-    ("RMSprop", dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1, eps=1e-6)),
+    ("RMSprop", dict(lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1, eps=1e-3)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CONFIGS]
 
