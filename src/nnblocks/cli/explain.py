@@ -1,0 +1,130 @@
+"""``nnblocks explain``: print the chain rule, step by step, for the chapter's 2-3-1 network or any small network.
+
+    nnblocks explain                                   the chapter's network, x = [[1, 1]], y = [[0]], its weights
+    nnblocks explain --network 2-4-3-1 --seed 3        random weights (seeded), random data
+    nnblocks explain --activation relu --batch 4 --network 2-3-1 --format markdown --figure graph.svg
+
+Everything runs in float64 so the finite-difference column is accurate to ~1e-10 (``--float32`` to see float32).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu")
+LOSSES = ("mse", "cross-entropy", "bce-logits")
+MAX_WIDTH, MAX_LAYERS = 64, 8
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "explain", help="print backpropagation step by step (upstream x local = gradient) with finite differences",
+        description="Walk the graph of a small network's loss from the loss back to every weight, printing "
+                    "'upstream gradient x local derivative = gradient' for each element, then the central finite "
+                    "difference of the same weight. Default: the chapter's 2-3-1 network and its weights.",
+    )
+    p.add_argument("--network", default="chapter", metavar="SIZES",
+                   help="'chapter' (default: the chapter's 2-3-1 weights) or layer widths such as 2-4-3-1 "
+                        "(random weights from --seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights and data (default 0)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation (default sigmoid)")
+    p.add_argument("--loss", choices=LOSSES, default="mse",
+                   help="mse (default), cross-entropy (logits, integer classes) or bce-logits")
+    p.add_argument("--batch", type=int, default=1, help="samples in the batch (default 1; >1 needs --network SIZES)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format (default text)")
+    p.add_argument("--figure", metavar="PATH", default=None,
+                   help="also draw the graph with values and gradients to PATH (.svg or .png; no suffix: both)")
+    p.add_argument("--max-elements", type=int, default=12, help="elements printed per gradient (default 12)")
+    p.add_argument("--float32", action="store_true", help="compute in float32 instead of float64")
+    p.set_defaults(func=run)
+
+
+def parse_sizes(spec: str) -> list[int]:
+    """'2-4-3-1' -> [2, 4, 3, 1], with a message naming the flag when it is malformed or too big to print."""
+    try:
+        sizes = [int(s) for s in spec.split("-")]
+    except ValueError:
+        raise ValueError(f"--network: expected widths like 2-4-3-1, got {spec!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"--network: need at least two widths >= 1 (inputs-...-outputs), got {spec!r}")
+    if max(sizes) > MAX_WIDTH or len(sizes) - 1 > MAX_LAYERS:
+        raise ValueError(f"--network: {spec!r} is too big to explain line by line "
+                         f"(at most {MAX_LAYERS} layers of width {MAX_WIDTH})")
+    return sizes
+
+
+def build_problem(network: str = "chapter", seed: int = 0, activation: str = "sigmoid", loss: str = "mse",
+                  batch: int = 1, dtype: Any = None) -> tuple[Any, Any, Any, Any]:
+    """(model, x, y, loss_fn): the network to explain, its data, and a function computing the loss from them."""
+    import numpy as np
+
+    from nnblocks import nn
+    from nnblocks.nn import functional as F
+    from nnblocks.tensor import Tensor
+
+    dtype = np.dtype(dtype or np.float64)
+    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}[activation]
+    rng = np.random.default_rng(seed)
+    if batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {batch}")
+    if network == "chapter":
+        if batch != 1:
+            raise ValueError("--batch: the chapter's network has one sample; give --network 2-3-1 for a batch")
+        from nnblocks.fundamentals import network_231
+
+        x_np, y_np, weights = network_231("float64")
+        sizes = [2, 3, 1]
+    else:
+        sizes, weights = parse_sizes(network), None
+    layers: list[Any] = []
+    for k in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[k], sizes[k + 1], dtype=dtype, seed=rng))
+        if k < len(sizes) - 2:
+            layers.append(act())
+    model = nn.Sequential(*layers)
+    if weights is not None:  # the chapter stores W as (inputs, outputs); nn.Linear as (outputs, inputs)
+        linears = [m for m in model if isinstance(m, nn.Linear)]
+        for k, lin in enumerate(linears):
+            lin.weight.data[...] = np.asarray(weights[2 * k]).T
+            lin.bias.data[...] = np.asarray(weights[2 * k + 1]).reshape(-1)
+        x = Tensor(np.asarray(x_np, dtype=dtype))
+    else:
+        x = Tensor(rng.standard_normal((batch, sizes[0])).astype(dtype))
+    n_out = sizes[-1]
+    if loss == "cross-entropy":
+        if n_out < 2:
+            raise ValueError("--loss cross-entropy needs at least 2 outputs (one logit per class), e.g. 2-3-2")
+        y = Tensor(rng.integers(0, n_out, size=len(x)).astype(np.int64))
+        loss_fn = lambda: F.cross_entropy(model(x), y)  # noqa: E731
+    elif loss == "bce-logits":
+        y = Tensor(rng.integers(0, 2, size=(len(x), n_out)).astype(dtype))
+        loss_fn = lambda: F.binary_cross_entropy_with_logits(model(x), y)  # noqa: E731
+    else:
+        y = Tensor(np.asarray(y_np, dtype=dtype)) if weights is not None else Tensor(
+            rng.random((len(x), n_out)).astype(dtype))
+        loss_fn = lambda: F.mse_loss(model(x), y)  # noqa: E731
+    return model, x, y, loss_fn
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nnblocks.viz.explain import explain
+    from nnblocks.viz.graph import draw_graph, save_figure
+
+    try:
+        model, _, _, loss_fn = build_problem(args.network, args.seed, args.activation, args.loss, args.batch,
+                                             np.float32 if args.float32 else np.float64)
+    except ValueError as exc:
+        print(f"nnblocks explain: {exc}", file=sys.stderr)
+        return 2
+    params = dict(model.named_parameters())
+    loss = loss_fn()
+    trace = explain(loss, params, recompute=loss_fn, max_elements=args.max_elements)
+    print(trace.to_markdown() if args.format == "markdown" else trace.to_text())
+    if args.figure:
+        fig = draw_graph(loss, None, show_values=True, show_grads=True, params=params)
+        written = save_figure(fig, args.figure)
+        print("\ngraph figure written to " + ", ".join(str(p) for p in written))
+    return 0
