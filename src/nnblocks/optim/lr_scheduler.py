@@ -168,8 +168,9 @@ class ReduceLROnPlateau(LRScheduler):
 
     ``step(metric)`` once per epoch (e.g. with the validation loss). A value *improves* on the best so far when
 
-    - mode ``"min"``, threshold_mode ``"rel"``: ``metric < best * (1 - threshold)``; ``"abs"``: ``metric < best - threshold``
-    - mode ``"max"``, threshold_mode ``"rel"``: ``metric > best * (1 + threshold)``; ``"abs"``: ``metric > best + threshold``
+    - mode ``"min"``: ``metric < best * (1 - threshold)`` (threshold_mode ``"rel"``) or ``metric < best - threshold``
+      (``"abs"``)
+    - mode ``"max"``: ``metric > best * (1 + threshold)`` (``"rel"``) or ``metric > best + threshold`` (``"abs"``)
 
     After more than ``patience`` epochs without improvement, each rate becomes ``max(lr * factor, min_lr)`` (a change
     smaller than ``eps`` is skipped), then ``cooldown`` epochs pass in which bad epochs are not counted.
@@ -223,9 +224,10 @@ class ReduceLROnPlateau(LRScheduler):
         super().__init__(optimizer, last_epoch=-1)
 
     def _is_better(self, value: float) -> bool:
+        rel = self.threshold_mode == "rel"
         if self.mode == "min":
-            return value < (self.best * (1.0 - self.threshold) if self.threshold_mode == "rel" else self.best - self.threshold)
-        return value > (self.best * (1.0 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold)
+            return value < (self.best * (1.0 - self.threshold) if rel else self.best - self.threshold)
+        return value > (self.best * (1.0 + self.threshold) if rel else self.best + self.threshold)
 
     def step(self, metrics: float | None = None) -> None:  # type: ignore[override]
         """Record one epoch's ``metrics`` value; cut the rates if it has plateaued for more than ``patience`` epochs."""
@@ -262,7 +264,10 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
                 self.cuts.append((self.last_epoch, old_lr, new_lr))
                 if self.verbose:
-                    print(f"Epoch {self.last_epoch}: reducing learning rate of group {i} from {old_lr:.4e} to {new_lr:.4e}.")
+                    print(
+                        f"Epoch {self.last_epoch}: reducing learning rate of group {i} "
+                        f"from {old_lr:.4e} to {new_lr:.4e}."
+                    )
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)

@@ -198,7 +198,7 @@ class Optimizer:
 
     # ---- checkpoints ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state as plain data: ``{"state": {index: {...}}, "param_groups": [{..., "params": [i...]}]}``.
+        """The state as plain data: ``{"state": {index: {...}}, "param_groups": [{..., "params": [i, ...]}]}``.
 
         Parameters are numbered across groups in order (0, 1, ...), as in PyTorch; only parameters that have state
         appear in ``"state"``. Arrays are copies; tuples become lists; nothing needs pickle to be stored.
