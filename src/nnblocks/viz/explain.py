@@ -394,7 +394,7 @@ def _header(loss: Tensor, order: list[Tensor], names: dict[int, str], params: Ma
     by_id = {id(t): n for n, t in (params or {}).items()}
     for t in order:
         if t.grad_fn is None:
-            role = "weight" if t.requires_grad else "data"
+            role = "parameter" if t.requires_grad else "data"
             alias = f" ({by_id[id(t)]})" if id(t) in by_id and by_id[id(t)] != names[id(t)] else ""
             lines.append(f"  {names[id(t)]}{alias}: {role}, shape {t.shape} = {_fmt(t.data)}")
     batch = next((t.shape[0] for t in order if t.grad_fn is None and not t.requires_grad and t.ndim == 2), 1)

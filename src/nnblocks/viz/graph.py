@@ -100,7 +100,8 @@ def name_nodes(order: list[Tensor], params: Mapping[str, Tensor] | None = None) 
     names: dict[int, str] = {}
     param_names = {id(t): n for n, t in (params or {}).items()}
     n_act = sum(1 for t in order if t.grad_fn is not None and t.grad_fn.name in ACTIVATIONS)
-    linear_k = act_k = other_k = const_k = 0
+    linear_k = act_k = const_k = 0
+    counts: dict[str, int] = {}
     for t in order:
         fn = t.grad_fn
         if fn is None:
@@ -119,8 +120,8 @@ def name_nodes(order: list[Tensor], params: Mapping[str, Tensor] | None = None) 
             act_k += 1
             names.setdefault(id(t), "h" if n_act == 1 else f"h{act_k}")
         else:
-            other_k += 1
-            names.setdefault(id(t), f"{fn.name.lower()}{other_k}")
+            counts[fn.name] = counts.get(fn.name, 0) + 1
+            names.setdefault(id(t), f"{fn.name.lower()}{counts[fn.name]}")
     root = order[-1] if order else None
     if root is not None and root.grad_fn is not None and root.grad_fn.name in LOSSES:
         names[id(root)] = "L"
