@@ -222,3 +222,84 @@ def test_mse_loss_hand_value_and_target_shape_check():
     assert loss.item() == pytest.approx((1 + 4) / 2)
     with pytest.raises(ShapeError):
         nn.MSELoss()(Tensor(np.zeros((2, 1))), Tensor(np.zeros(2)))
+
+
+# ---- the chapter's 2-3-1 network -----------------------------------------------------------------------------------
+# The chapter prints W1 one row per hidden unit, which is exactly Linear(2, 3).weight's (out, in) layout.
+CHAPTER_STATE = {
+    "0.weight": [[-0.0053, 0.3793], [-0.5820, -0.5204], [-0.2723, 0.1896]],
+    "0.bias": [-0.0140, 0.5607, -0.0628],
+    "2.weight": [[0.1528, -0.1745, -0.1135]],
+    "2.bias": [-0.5516],
+}
+
+
+def chapter_network(dtype=np.float32) -> nn.Sequential:
+    model = nn.Sequential(nn.Linear(2, 3, dtype=dtype), nn.Sigmoid(), nn.Linear(3, 1, dtype=dtype))
+    model.load_state_dict({k: np.array(v) for k, v in CHAPTER_STATE.items()})
+    return model
+
+
+def chapter_loss(model: nn.Module, dtype=np.float32) -> Tensor:
+    x, y = Tensor(np.array([[1.0, 1.0]], dtype=dtype)), Tensor(np.array([[0.0]], dtype=dtype))
+    return nn.MSELoss()(model(x), y)
+
+
+def test_chapter_network_initial_loss_and_gradients():
+    model = chapter_network()
+    loss = chapter_loss(model)
+    assert loss.dtype == np.float32
+    assert loss.item() == pytest.approx(0.33455008, abs=1e-6)
+    loss.backward()
+    np.testing.assert_allclose(model[2].bias.grad, [-1.1568], atol=5e-5)
+    np.testing.assert_allclose(model[2].weight.grad, [[-0.6814, -0.4255, -0.5364]], atol=5e-5)
+    # hand chain rule: dL/db2 = 2 (y_hat - y), dL/dW2 = hidden * dL/db2
+    hidden = 1 / (1 + np.exp(-(np.array([1.0, 1.0]) @ np.array(CHAPTER_STATE["0.weight"]).T + CHAPTER_STATE["0.bias"])))
+    y_hat = hidden @ np.array(CHAPTER_STATE["2.weight"][0]) + CHAPTER_STATE["2.bias"][0]
+    np.testing.assert_allclose(model[2].bias.grad, [2 * y_hat], rtol=1e-5)
+    np.testing.assert_allclose(model[2].weight.grad[0], 2 * y_hat * hidden, rtol=1e-5)
+
+
+def fundamentals_or_skip():
+    try:
+        from nnblocks import fundamentals
+    except ImportError:
+        pytest.skip("nnblocks.fundamentals is not available")
+    if not hasattr(fundamentals, "chain_rule_gradients"):
+        pytest.skip("nnblocks.fundamentals has no chain_rule_gradients")
+    return fundamentals
+
+
+def test_chapter_network_engine_gradients_equal_the_hand_chain_rule_in_float64():
+    fundamentals = fundamentals_or_skip()
+    x, y, weights = fundamentals.network_231("float64")
+    w1, b1, w2, b2 = weights  # the chapter's (in, out) layout: x @ W1
+    model = chapter_network(np.float64)
+    np.testing.assert_array_equal(model[0].weight.data, w1.T)
+    loss = chapter_loss(model, np.float64)
+    assert loss.item() == pytest.approx(float(fundamentals.feed_forward(x, y, weights)), rel=1e-12)
+    loss.backward()
+    g_w1, g_b1, g_w2, g_b2 = fundamentals.chain_rule_gradients(x, y, weights)
+    for ours, theirs in [(model[0].weight.grad, g_w1.T), (model[0].bias.grad, g_b1),
+                         (model[2].weight.grad, g_w2.T), (model[2].bias.grad, g_b2)]:
+        np.testing.assert_allclose(ours, np.reshape(theirs, ours.shape), rtol=1e-6, atol=1e-12)
+
+
+def test_chapter_network_100_epochs_of_sgd_equal_the_hand_training_in_float64():
+    fundamentals = fundamentals_or_skip()
+    optim = pytest.importorskip("nnblocks.optim")
+    x, y, weights = fundamentals.network_231("float64")
+    history = fundamentals.train(x, y, weights, lr=0.01, epochs=100, method="chain")
+    model = chapter_network(np.float64)
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(100):
+        opt.zero_grad()
+        loss = chapter_loss(model, np.float64)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    np.testing.assert_allclose(losses, history.losses, rtol=1e-10)
+    final = chapter_loss(model, np.float64).item()
+    assert final == pytest.approx(float(history.final_loss), rel=1e-10)
+    assert final < 1e-3 < 0.3 < losses[0]  # it did learn (0.33455 -> 0.000304)
