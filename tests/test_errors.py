@@ -172,3 +172,13 @@ def test_squeeze_of_a_dimension_larger_than_one_is_a_no_op_as_in_pytorch() -> No
     assert x.squeeze(0).shape == (2, 1, 3) and x.squeeze(1).shape == (2, 3) and x.squeeze().shape == (2, 3)
     x.squeeze(0).sum().backward()
     np.testing.assert_array_equal(x.grad, np.ones((2, 1, 3)))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda x: x.unsqueeze(5), "unsqueeze: dim 5"),
+    (lambda x: x.transpose(0, 4), "transpose: dim 4"),
+    (lambda x: nb.cat([x, x], dim=3), "cat: dim 3"),
+])
+def test_out_of_range_dims_name_the_op(call, words):
+    with pytest.raises(ShapeError, match=words):
+        call(nb.zeros(2, 3))

@@ -415,3 +415,16 @@ def test_reduction_gradients_over_any_dims(shape: tuple, data: Any) -> None:
                                                                             keepdims=keepdim)
     np.testing.assert_allclose(fn(x).data, expected)
     assert nb.gradcheck(fn, [x]).ok
+
+
+def test_maximum_minimum_split_ties_like_pytorch():
+    # max(a, b) at a tie: both inputs share the gradient 1/2 each (torch.maximum's rule); elsewhere the larger wins.
+    a = nb.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = nb.Tensor([1.0, 3.0, 2.0], requires_grad=True)
+    nb.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(b.grad, [0.5, 1.0, 0.0])
+    a.grad = b.grad = None
+    nb.minimum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(b.grad, [0.5, 0.0, 1.0])

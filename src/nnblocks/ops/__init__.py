@@ -16,7 +16,7 @@ from nnblocks.ops.arithmetic import Abs, Add, AsType, Div, Exp, Linear, Log, Mat
 from nnblocks.ops.base import Function, as_tensor, unbroadcast
 from nnblocks.ops.loss import BCE, L1, MSE, NLL, BCEWithLogits, CrossEntropy
 from nnblocks.ops.reduce import Max, Mean, Min, Sum
-from nnblocks.ops.shape import Clip, Concatenate, GetItem, Permute, Reshape, Where, _unwrap_index
+from nnblocks.ops.shape import Clip, Concatenate, GetItem, Maximum, Minimum, Permute, Reshape, Where, _unwrap_index
 from nnblocks.tensor import Tensor
 
 # ---- arithmetic ----------------------------------------------------------------------------------------------------
@@ -112,8 +112,16 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(a, shape)
 
 
+def _dim(op: str, dim: int, ndim: int) -> int:
+    """A dimension index checked against ``ndim`` (negative counts from the end), or a ShapeError naming the op."""
+    if not -ndim <= dim < ndim:
+        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % ndim
+
+
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
-    return reshape(a, np.expand_dims(a.data, dim).shape)
+    dim = _dim("unsqueeze", dim, a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
 def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
@@ -130,6 +138,7 @@ def permute(a: Any, *dims: Any) -> Tensor:
 
 def transpose(a: Tensor, dim0: int = 0, dim1: int = 1) -> Tensor:
     """Swap two axes (PyTorch's ``transpose``; NumPy's full reordering is ``permute``)."""
+    dim0, dim1 = _dim("transpose", dim0, a.ndim), _dim("transpose", dim1, a.ndim)
     dims = list(range(a.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return permute(a, dims)
@@ -141,7 +150,10 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 
 def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors along an existing axis (``np.concatenate``)."""
-    return Concatenate.apply(*tensors, axis=dim)
+    if not tensors:
+        raise ShapeError("cat: needs at least one tensor")
+    first = as_tensor(tensors[0])
+    return Concatenate.apply(*tensors, axis=_dim("cat", dim, first.ndim or 1))
 
 
 concatenate = cat
@@ -159,13 +171,11 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    a, b = as_tensor(a, b if isinstance(b, Tensor) else None), as_tensor(b, a if isinstance(a, Tensor) else None)
-    return where(a.data >= b.data, a, b)
+    return Maximum.apply(a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    a, b = as_tensor(a, b if isinstance(b, Tensor) else None), as_tensor(b, a if isinstance(a, Tensor) else None)
-    return where(a.data <= b.data, a, b)
+    return Minimum.apply(a, b)
 
 
 def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002

@@ -102,6 +102,33 @@ class Where(Function):
         return ga, gb
 
 
+class Maximum(Function):
+    """z = max(a, b) elementwise;  dz/da = 1 where a > b, 0 where a < b, 1/2 at ties (as PyTorch), and the same for b."""
+
+    pick = staticmethod(np.maximum)
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        from nnblocks.ops.base import unbroadcast  # noqa: F401 - used in backward
+
+        self.share_a = (a > b) + 0.5 * (a == b) if self.pick is np.maximum else (a < b) + 0.5 * (a == b)
+        self.shapes = a.shape, b.shape
+        return self.pick(a, b)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        from nnblocks.ops.base import unbroadcast
+
+        share = self.share_a.astype(g.dtype, copy=False)
+        ga = unbroadcast(g * share, self.shapes[0]) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * (1 - share), self.shapes[1]) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Minimum(Maximum):
+    """z = min(a, b) elementwise;  dz/da = 1 where a < b, 0 where a > b, 1/2 at ties."""
+
+    pick = staticmethod(np.minimum)
+
+
 class Clip(Function):
     """z = min(max(a, lo), hi);  dz/da = 1 inside [lo, hi], 0 where a was clipped."""
 
