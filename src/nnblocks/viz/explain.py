@@ -319,7 +319,8 @@ class _Tracer:
         elif name in BINARY:
             other = self.n(fn.parents[1 - k])
             label = {"Add": "1", "Sub": "1" if k == 0 else "-1", "Mul": f"{other}{_ix(parent.shape, index)}",
-                     "Div": f"1/{other}" if k == 0 else f"-{other}/{a}^2", "Pow": f"{other} {a}^({other}-1)" if k == 0 else f"{z} ln {other}"}[name]
+                     "Div": f"1/{other}" if k == 0 else f"-{other}/{a}^2",
+                     "Pow": f"{other} {a}^({other}-1)" if k == 0 else f"{z} ln {other}"}[name]
         else:
             label = "1/n" if name == "Mean" else "1"
         up_index = () if g.size == 1 else index
@@ -348,7 +349,8 @@ def explain(loss: Tensor | Callable[[], Tensor], params: Mapping[str, Tensor] | 
         with enable_grad():
             loss = loss()
     if not isinstance(loss, Tensor):
-        raise TypeError(f"explain: expected a scalar loss Tensor or a function returning one, got {type(loss).__name__}")
+        raise TypeError(
+            f"explain: expected a scalar loss Tensor or a function returning one, got {type(loss).__name__}")
     order = walk_graph(loss)
     grads = graph_gradients(loss, order)
     names = name_nodes(order, params)
