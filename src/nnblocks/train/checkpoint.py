@@ -206,9 +206,10 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"{path}: a single .npy array, not an nnblocks checkpoint (.npz)")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: a single .npy array, not an nnblocks checkpoint (.npz)")
+        with archive:
             names = list(archive.files)
             if META_KEY not in names:
                 raise CheckpointError(f"{path}: a .npz file but not an nnblocks checkpoint (no {META_KEY!r} entry; "

@@ -140,40 +140,48 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
         sums = [0.0] * len(named)
         bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", leave=False,  # type: ignore[arg-type]
                    file=sys.stderr) if show else None
-        for batch_index, batch in enumerate(train_loader):
-            x, y = batch[0], batch[1]
-            optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
-            value = loss.item()
-            if not math.isfinite(value):
-                if bar is not None:
-                    bar.close()
+        # Overflow on the way to a NaN loss is caught below with a message naming the epoch and batch; NumPy's
+        # RuntimeWarnings on the way there would only bury it.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for batch_index, batch in enumerate(train_loader):
+                x, y = batch[0], batch[1]
+                optimizer.zero_grad()
+                out = model(x)
+                loss = loss_fn(out, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    if bar is not None:
+                        bar.close()
+                    if record_batches:
+                        history.batch_loss.append(value)
+                    raise TrainingDiverged(
+                        f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
+                        f"{len(train_loader)}. Likely cause: {_likely_causes(lr, x, model)}.",  # type: ignore[arg-type]
+                        epoch + 1, batch_index + 1, value, history)
+                loss.backward()
+                optimizer.step()
+                n = y.data.shape[0]
+                total += value * n
+                seen += n
+                if named:
+                    if batch_index == 0 and epoch == start_epoch and not is_class_target(y.data):
+                        if default_metrics:
+                            named = []  # regression targets: accuracy means nothing here
+                        elif any(fn is accuracy for _, fn in named):
+                            raise ValueError(
+                                f"fit: accuracy needs class targets (integer indices, one-hot or 0/1 values), but the "
+                                f"targets are real numbers of dtype {y.data.dtype}; pass metrics=None for regression")
+                    for k, (name, fn) in enumerate(named):
+                        if fn is accuracy:
+                            correct += correct_count(out.data, y.data, threshold)
+                        else:
+                            sums[k] += float(fn(out.data, y.data)) * n
                 if record_batches:
                     history.batch_loss.append(value)
-                raise TrainingDiverged(
-                    f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
-                    f"{len(train_loader)}. Likely cause: {_likely_causes(lr, x, model)}.",  # type: ignore[arg-type]
-                    epoch + 1, batch_index + 1, value, history)
-            loss.backward()
-            optimizer.step()
-            n = y.data.shape[0]
-            total += value * n
-            seen += n
-            if named:
-                if batch_index == 0 and default_metrics and not is_class_target(y.data):
-                    named, default_metrics = [], False  # regression targets: accuracy means nothing here
-                for k, (name, fn) in enumerate(named):
-                    if fn is accuracy:
-                        correct += correct_count(out.data, y.data, threshold)
-                    else:
-                        sums[k] += float(fn(out.data, y.data)) * n
-            if record_batches:
-                history.batch_loss.append(value)
-            for cb in batch_callbacks:
-                cb.on_batch_end(batch_index, value)
-            if bar is not None:
-                bar.update(1)
+                for cb in batch_callbacks:
+                    cb.on_batch_end(batch_index, value)
+                if bar is not None:
+                    bar.update(1)
         if bar is not None:
             bar.close()
         if seen == 0:

@@ -55,7 +55,7 @@ def target_classes(target: Any, output_shape: tuple[int, ...] | None = None) -> 
 def correct_count(output: Any, target: Any, threshold: float = 0.0) -> int:
     """How many rows of ``output`` predict their target's class (the numerator of accuracy)."""
     out, y = _array(output), _array(target)
-    if out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1:
+    if out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1 and y.shape[0] == out.shape[0]:
         # The hot path of classification training: one argmax, one comparison, one count.
         return int(np.count_nonzero(out.argmax(axis=1) == y))
     pred, true = predict_classes(out, threshold), target_classes(y)

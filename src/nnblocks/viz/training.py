@@ -15,9 +15,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 
-def _new_figure(size: tuple[float, float] = (6.0, 4.0)) -> Figure:
-    fig = Figure(figsize=size, layout="constrained")
+def _new_figure(size: tuple[float, float] = (6.0, 4.0), margins: dict[str, float] | None = None) -> Figure:
+    # Fixed margins instead of a layout engine: constrained layout measured twice as slow to save, for small plots
+    # whose labels fit these margins anyway.
+    fig = Figure(figsize=size)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(**(margins or {"left": 0.13, "right": 0.97, "bottom": 0.13, "top": 0.91}))
     return fig
 
 
@@ -93,11 +96,13 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str] | None = None,
         raise ValueError(f"plot_confusion_matrix: {len(names)} class names for a {k}x{k} matrix")
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     side = max(4.0, 0.5 * k + 2)
-    fig = _new_figure((side + 1, side))
+    longest = max(len(n) for n in names)
+    pad = min(0.35, 0.05 + 0.016 * longest) if longest > 2 else 0.1  # room for long (rotated) class names
+    fig = _new_figure((side + 1, side), {"left": pad + 0.02, "right": 0.98, "bottom": pad + 0.02, "top": 0.93})
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_xticks(range(k), names, rotation=45 if longest > 2 else 0, ha="right" if longest > 2 else "center")
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

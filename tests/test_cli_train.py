@@ -1,0 +1,199 @@
+"""``nnblocks train`` and ``nnblocks evaluate``: end to end on toy data, digits, MNIST-format files and user files."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnblocks.cli import main
+from nnblocks.train import History, read_checkpoint
+
+SUMMARY = re.compile(r"^(\S+): test accuracy ([\d.]+)% \(loss ([\d.e+-]+)\) after (\d+) epochs, [\d.]+ s$", re.M)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_on_a_toy_set_writes_every_output(tmp_path, capsys):
+    out_dir = tmp_path / "moons"
+    code, out, _ = run(capsys, "train", "--dataset", "moons", "--hidden", "16", "16", "--epochs", "15",
+                       "--lr", "0.01", "--out", str(out_dir), "--quiet")
+    assert code == 0
+    match = SUMMARY.search(out)
+    assert match and match.group(1) == "moons" and match.group(4) == "15"
+    assert float(match.group(2)) >= 95.0  # 1000 noisy moons points, 200 of them held out for the test
+    for name in ("model.npz", "history.csv", "history.json", "loss.png", "accuracy.png", "confusion_matrix.png"):
+        assert (out_dir / name).is_file(), name
+        assert str(out_dir / name) in out
+    assert (out_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = History.from_json(out_dir / "history.json")
+    assert len(history) == 15 and history["loss"][-1] < history["loss"][0]
+    assert (out_dir / "history.csv").read_text().splitlines()[0].startswith("epoch,loss,accuracy,val_loss")
+    config = read_checkpoint(out_dir / "model.npz").config
+    assert config["hidden"] == [16, 16] and config["in_features"] == 2 and config["num_classes"] == 2
+
+
+def test_train_on_digits_then_evaluate_the_checkpoint(tmp_path, capsys):
+    out_dir = tmp_path / "digits"
+    code, out, _ = run(capsys, "train", "--hidden", "64", "--epochs", "4", "--out", str(out_dir))
+    assert code == 0
+    counts = re.search(r"^digits: (\d+) train / (\d+) validation / (\d+) test samples, 64 features; model 64-64-10 "
+                       r"\(4,810 parameters\), adam lr 0.001, batch 32, cross-entropy loss$", out, re.M)
+    n_train, n_val, n_test = map(int, counts.groups())
+    assert n_train + n_val + n_test == 1797 and abs(n_test - 359.4) < 6 and abs(n_val - 179.7) < 6
+    assert len(re.findall(r"^epoch \d/4 ", out, re.M)) == 4  # one line per epoch when not on a terminal
+    match = SUMMARY.search(out)
+    assert match and match.group(1) == "digits" and float(match.group(2)) >= 90.0
+    code, out2, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--out", str(tmp_path / "eval"))
+    assert code == 0
+    # the same model on the same test split: the very same accuracy and loss
+    assert f"digits: test accuracy {match.group(2)}% (loss {match.group(3)}) on {n_test} samples" in out2
+    rows = [line.split() for line in out2.splitlines()[2:12]]
+    matrix = np.array([[int(v) for v in row[1:]] for row in rows])
+    assert matrix.shape == (10, 10) and matrix.sum() == n_test
+    assert np.trace(matrix) / n_test == pytest.approx(float(match.group(2)) / 100, abs=5e-4)
+    assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+
+
+def write_idx(folder: Path, prefix: str, n: int, rng: np.random.Generator, gz: bool) -> None:
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    blobs = {
+        f"{prefix}-images-idx3-ubyte": np.array([2051, n, 28, 28], dtype=">i4").tobytes() + images.tobytes(),
+        f"{prefix}-labels-idx1-ubyte": np.array([2049, n], dtype=">i4").tobytes() + labels.tobytes(),
+    }
+    for name, data in blobs.items():
+        if gz:
+            (folder / (name + ".gz")).write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_chapter3_network_trains_on_mnist_format_files(tmp_path, capsys, dataset):
+    data_dir = tmp_path / "idx"
+    data_dir.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(data_dir, "train", 200, rng, gz=False)  # raw files ...
+    write_idx(data_dir, "t10k", 50, rng, gz=True)  # ... and gzipped ones
+    code, out, _ = run(capsys, "train", "--dataset", dataset, "--data-dir", str(data_dir), "--hidden", "1000",
+                       "--activation", "relu", "--optimizer", "sgd", "--lr", "0.01", "--batch-size", "32",
+                       "--epochs", "1", "--out", str(tmp_path / "out"))
+    assert code == 0
+    counts = re.search(rf"^{dataset}: (\d+) train / (\d+) validation / 50 test samples, 784 features; "
+                       r"model 784-1000-10 \(795,010 parameters\)", out, re.M)
+    assert sum(map(int, counts.groups())) == 200 and abs(int(counts.group(2)) - 20) <= 5  # official test set kept
+    assert "sgd lr 0.01, batch 32" in out
+    match = SUMMARY.search(out)
+    assert match and match.group(1) == dataset and match.group(4) == "1"
+    ckpt = read_checkpoint(tmp_path / "out" / "model.npz")
+    assert ckpt.config["scale"] == "auto" and ckpt.extra["scaler"]["kind"] == "255"
+    assert ckpt.model_state["0.weight"].shape == (1000, 784)
+
+
+def test_missing_mnist_files_fail_with_the_folder_named(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert "mnist training files not found" in err and str(tmp_path) in err and "--download" in err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--lr", "-1"], "--lr"),
+    (["--lr", "abc"], "--lr"),
+    (["--dataset", "nope"], "--dataset"),
+    (["--hidden", "10", "x"], "--hidden"),
+    (["--dropout", "1.5"], "--dropout"),
+    (["--val-fraction", "0"], "--val-fraction"),
+    (["--optimizer", "lbfgs"], "--optimizer"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--loss", "bce"], "--loss"),  # digits has 10 classes: checked after loading, still an argparse-style error
+    (["--dataset", "line", "--loss", "cross-entropy"], "--loss"),
+    (["--no-such-flag"], "--no-such-flag"),
+])
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, flag):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv, "--epochs", "1", "--out", str(tmp_path / "o"), "--quiet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and "usage:" in err
+
+
+def test_evaluate_refuses_a_bad_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", str(bad)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument CKPT" in err and str(bad) in err and "truncated or corrupt" in err
+
+
+def test_resume_continues_bit_identically(tmp_path, capsys):
+    common = ["train", "--dataset", "spirals", "--hidden", "32", "--dropout", "0.2", "--batchnorm",
+              "--scheduler", "step", "--batch-size", "64", "--quiet"]
+    assert run(capsys, *common, "--epochs", "4", "--out", str(tmp_path / "full"))[0] == 0
+    assert run(capsys, *common, "--epochs", "2", "--out", str(tmp_path / "part"))[0] == 0
+    code, out, _ = run(capsys, "train", "--resume", str(tmp_path / "part" / "model.npz"), "--epochs", "4",
+                       "--out", str(tmp_path / "part"), "--quiet")
+    assert code == 0 and "after 4 epochs" in out
+    full, part = (read_checkpoint(tmp_path / d / "model.npz") for d in ("full", "part"))
+    assert part.epoch == full.epoch == 4
+    for key, value in full.model_state.items():
+        np.testing.assert_array_equal(part.model_state[key], value, err_msg=key)
+    assert part.history == full.history
+
+
+def test_user_csv_with_header_and_named_labels(tmp_path, capsys):
+    X, y = np.random.default_rng(0).normal(size=(120, 3)), None
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    lines = ["a,label,b,c"] + [f"{r[0]:.5f},{lab},{r[1]:.5f},{r[2]:.5f}" for r, lab in zip(X, y)]
+    (tmp_path / "mine.csv").write_text("\n".join(lines) + "\n")
+    code, out, _ = run(capsys, "train", "--dataset", str(tmp_path / "mine.csv"), "--label-column", "label",
+                       "--hidden", "8", "--epochs", "30", "--lr", "0.01", "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0
+    match = SUMMARY.search(out)
+    assert match and match.group(1) == "mine" and float(match.group(2)) >= 85.0
+    assert read_checkpoint(tmp_path / "o" / "model.npz").config["classes"] == ["no", "yes"]
+
+
+def test_user_npz_regression_and_bce_binary(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2)).astype(np.float32)
+    np.savez(tmp_path / "reg.npz", X=X, y=(2 * X[:, 0] - X[:, 1]).astype(np.float32))
+    code, out, _ = run(capsys, "train", "--dataset", str(tmp_path / "reg.npz"), "--hidden", "--epochs", "40",
+                       "--lr", "0.05", "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 0
+    loss = float(re.search(r"^reg: test mse loss ([\d.e+-]+) after 40 epochs", out, re.M).group(1))
+    assert loss < 0.01  # logistic-free linear regression (no hidden layer) fits a linear target
+    assert not (tmp_path / "r" / "accuracy.png").exists()
+    code, out, _ = run(capsys, "train", "--dataset", "circles", "--loss", "bce", "--hidden", "16", "--epochs", "20",
+                       "--lr", "0.01", "--out", str(tmp_path / "b"), "--quiet")
+    assert code == 0
+    assert float(SUMMARY.search(out).group(2)) >= 90.0
+    assert read_checkpoint(tmp_path / "b" / "model.npz").model_state["2.weight"].shape == (1, 16)
+    code, out, _ = run(capsys, "evaluate", str(tmp_path / "b" / "model.npz"))
+    assert code == 0 and "circles: test accuracy" in out
+
+
+def test_subprocess_run_and_help(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "nnblocks", "train", "--dataset", "xor", "--samples", "200",
+                           "--hidden", "8", "--epochs", "2", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert SUMMARY.search(proc.stdout).group(1) == "xor"
+    assert "epoch 2/2" in proc.stdout and proc.stderr == ""
+    assert json.loads((tmp_path / "x" / "history.json").read_text())["history"]["epoch"] == [1, 2]
+    proc = subprocess.run([sys.executable, "-m", "nnblocks", "train", "--epochs", "-3"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "argument --epochs" in proc.stderr

@@ -1,0 +1,291 @@
+"""fit, History, metrics and callbacks: values checked by hand, not just "it runs"."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nnblocks as nb
+from nnblocks import nn, optim
+from nnblocks.data import DataLoader, TensorDataset, moons
+from nnblocks.errors import NNBlocksError, ShapeError
+from nnblocks.optim.lr_scheduler import ReduceLROnPlateau, StepLR
+from nnblocks.train import (
+    Callback,
+    EarlyStopping,
+    History,
+    LRSchedulerCallback,
+    TrainingDiverged,
+    accuracy,
+    confusion_matrix,
+    evaluate,
+    fit,
+)
+
+
+def mlp(seed: int = 0, dropout: float = 0.0) -> nn.Sequential:
+    rng = np.random.default_rng(seed)
+    layers = [nn.Linear(2, 16, seed=rng), nn.Tanh()]
+    if dropout:
+        layers.append(nn.Dropout(dropout, seed=np.random.default_rng(seed + 100)))
+    return nn.Sequential(*layers, nn.Linear(16, 2, seed=rng))
+
+
+def moons_loaders(n: int = 400, batch: int = 32) -> tuple[DataLoader, DataLoader]:
+    X, y = moons(n, noise=0.1, seed=0)
+    train = DataLoader(TensorDataset(X[:300], y[:300]), batch_size=batch, shuffle=True, seed=1)
+    val = DataLoader(TensorDataset(X[300:], y[300:]), batch_size=64)
+    return train, val
+
+
+# ---- fit ---------------------------------------------------------------------------------------------------------------
+def test_fit_on_moons_reduces_loss_and_reaches_97_percent():
+    train, val = moons_loaders()
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), train, val, epochs=40,
+                  progress=False)
+    assert len(history) == 40 and history["epoch"] == list(range(1, 41))
+    assert history["loss"][-1] < 0.25 * history["loss"][0]
+    assert history["val_accuracy"][-1] >= 0.97
+    assert history["lr"] == [0.02] * 40
+    assert len(history.times) == 40
+    assert model.training  # left in training mode after the last validation
+
+
+def test_train_loss_is_the_sample_weighted_mean_of_batch_losses():
+    # 3 samples in batches of 2 and 1; lr = 0 keeps the weights, so every loss is known in advance.
+    X = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]], dtype=np.float32)
+    y = np.array([[1.0], [0.0], [2.0]], dtype=np.float32)
+    model = nn.Linear(2, 1, seed=0)
+    w, b = model.weight.data.astype(np.float64), model.bias.data.astype(np.float64)
+    per_sample = ((X @ w.T + b - y) ** 2).ravel()
+    batch1, batch2 = per_sample[:2].mean(), per_sample[2]
+    loader = DataLoader(TensorDataset(X, y), batch_size=2)
+    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.0), loader, epochs=1, metrics=None,
+                  record_batches=True, progress=False)
+    expected = (2 * batch1 + 1 * batch2) / 3
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-6)
+    assert history["loss"][0] == pytest.approx(per_sample.mean(), rel=1e-6)
+    assert abs(history["loss"][0] - (batch1 + batch2) / 2) > 1e-3  # not the plain mean of batch means
+    assert history.batch_loss == pytest.approx([batch1, batch2], rel=1e-6)
+    assert "accuracy" not in history
+
+
+def test_train_loss_matches_a_hand_written_loop_while_weights_change():
+    X, y = moons(50, seed=3)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)  # 16, 16, 16, 2
+    model, twin = mlp(1), mlp(1)
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.5), loader, epochs=2,
+                  progress=False)
+    opt, loss_fn = optim.SGD(twin.parameters(), lr=0.5), nn.CrossEntropyLoss()
+    for epoch in range(2):
+        total = correct = 0.0
+        for xb, yb in loader:
+            opt.zero_grad()
+            out = twin(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(yb)
+            correct += (out.data.argmax(1) == yb.data).sum()
+        assert history["loss"][epoch] == total / 50
+        assert history["accuracy"][epoch] == correct / 50
+
+
+def test_validation_runs_in_eval_mode_without_a_graph():
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen.append((self.training, nb.is_grad_enabled()))
+            return x
+
+    model = nn.Sequential(nn.Linear(2, 16, seed=0), nn.ReLU(), nn.Dropout(0.5, seed=1), Spy(), nn.Linear(16, 2, seed=2))
+    X, y = moons(200, seed=0)
+    train = DataLoader(TensorDataset(X[:120], y[:120]), batch_size=60)
+    val = DataLoader(TensorDataset(X[120:], y[120:]), batch_size=80)
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.0), train, val, epochs=2,
+                  progress=False)
+    # per epoch: 2 training batches (train mode, grad on), then 1 validation batch (eval mode, grad off)
+    assert seen == [(True, True), (True, True), (False, False)] * 2
+    # lr 0: the weights never change, so validation (dropout off) gives the same loss both epochs ...
+    assert history["val_loss"][0] == history["val_loss"][1]
+    # ... equal to the deterministic loss of the whole validation set, while training losses vary with dropout
+    with nb.no_grad():
+        model.eval()
+        direct = nn.CrossEntropyLoss()(model(nb.Tensor(X[120:])), nb.Tensor(y[120:])).item()
+        model.train()
+    assert history["val_loss"][0] == pytest.approx(direct, rel=1e-6)
+    assert history["loss"][0] != history["loss"][1]
+    assert model.training
+
+
+def test_nan_input_stops_at_the_named_epoch_and_batch():
+    X, y = moons(100, seed=0)
+    X[70, 0] = np.nan  # sample 70 is in batch 3 (samples 64..95) of batch size 32, no shuffle
+    model = mlp()
+    loader = DataLoader(TensorDataset(X, y), batch_size=32)
+    before = model.state_dict()
+    with pytest.raises(TrainingDiverged) as info:
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=3, progress=False)
+    exc = info.value
+    assert (exc.epoch, exc.batch) == (1, 3)
+    assert "epoch 1, batch 3 of 4" in str(exc) and "NaN or inf" in str(exc)
+    assert isinstance(exc, FloatingPointError) and isinstance(exc, NNBlocksError)
+    assert isinstance(exc.history, History) and len(exc.history) == 0
+    assert all(np.all(np.isfinite(v)) for v in model.state_dict().values())  # the failing step was not taken
+    assert any(not np.array_equal(before[k], v) for k, v in model.state_dict().items())  # batches 1-2 were
+
+
+def test_huge_learning_rate_diverges_with_a_clear_message():
+    X, y = moons(200, seed=0)
+    X = X * 255  # unscaled inputs, as raw pixels would be
+    model = nn.Sequential(nn.Linear(2, 16, seed=0), nn.ReLU(), nn.Linear(16, 2, seed=1))
+    loader = DataLoader(TensorDataset(X, y), batch_size=32)
+    with pytest.raises(TrainingDiverged) as info:
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e6), loader, epochs=20, progress=False)
+    exc = info.value
+    message = str(exc)
+    assert f"epoch {exc.epoch}, batch {exc.batch} of 7" in message
+    assert "learning rate 1e+06 may be too high" in message and "inputs not scaled" in message
+    assert not math.isfinite(exc.loss)
+    assert len(exc.history) == exc.epoch - 1  # the epochs completed before the failure
+
+
+def test_record_batches_and_metrics_none():
+    train, _ = moons_loaders()
+    model = mlp()
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, epochs=2, metrics=None,
+                  record_batches=True, progress=False)
+    assert len(history.batch_loss) == 2 * len(train) == 20
+    assert sorted(history.keys()) == ["epoch", "loss", "lr"]
+
+
+def test_default_accuracy_is_dropped_for_regression_but_explicit_request_fails():
+    X = np.linspace(-1, 1, 40, dtype=np.float32).reshape(-1, 1)
+    loader = DataLoader(TensorDataset(X, 3 * X + 0.5), batch_size=8)
+    model = nn.Linear(1, 1, seed=0)
+    history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=30, progress=False)
+    assert "accuracy" not in history and history["loss"][-1] < 1e-3
+    with pytest.raises(ValueError, match="accuracy needs class targets.*metrics=None"):
+        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, metrics=["accuracy"], progress=False)
+
+
+# ---- callbacks --------------------------------------------------------------------------------------------------------
+class Scripted(Callback):
+    """Replaces the logged val_loss with a scripted sequence and snapshots the weights after each epoch."""
+
+    def __init__(self, values):
+        self.values, self.snapshots = values, []
+
+    def on_epoch_end(self, epoch, logs):
+        logs["val_loss"] = self.values[epoch]
+        self.snapshots.append(self.ctx.model.state_dict())
+
+
+def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best_weights():
+    train, val = moons_loaders()
+    model = mlp()
+    script = Scripted([1.0, 0.8, 0.9, 0.85, 0.81, 0.5, 0.4])
+    stopper = EarlyStopping(patience=3)
+    history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, val, epochs=7,
+                  callbacks=[script, stopper], progress=False)
+    # best 0.8 at epoch 2; epochs 3, 4, 5 do not improve -> stop after epoch 5
+    assert len(history) == 5 and stopper.stopped_epoch == 5
+    assert stopper.best_epoch == 2 and stopper.best == 0.8
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, script.snapshots[1][key])
+
+
+def test_early_stopping_min_delta_and_mode_max():
+    stopper = EarlyStopping(monitor="val_loss", patience=2, min_delta=0.1, restore_best=False)
+    stops = [stopper.on_epoch_end(e, {"val_loss": v}) for e, v in enumerate([1.0, 0.95, 0.85, 0.8])]
+    # 0.95 is not 0.1 better than 1.0; 0.85 is (-0.15); 0.8 is not 0.1 better than 0.85 -> wait 1 of 2
+    assert stops == [False, False, False, False] and stopper.wait == 1 and stopper.best == 0.85
+    acc = EarlyStopping(monitor="val_accuracy", patience=1, restore_best=False)
+    assert [acc.on_epoch_end(e, {"val_accuracy": v}) for e, v in enumerate([0.5, 0.7, 0.6])] == [False, False, True]
+    with pytest.raises(KeyError, match="val_loss.*pass a val_loader"):
+        EarlyStopping().on_epoch_end(0, {"loss": 1.0})
+
+
+def test_scheduler_is_stepped_once_per_epoch_and_its_lr_logged():
+    train, val = moons_loaders()
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=5, scheduler=StepLR(opt, step_size=2, gamma=0.5),
+                  progress=False)
+    assert history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025)  # 5 steps of step_size 2: 0.1 * 0.5 ** (5 // 2)
+
+
+def test_plateau_scheduler_gets_the_monitored_value():
+    train, val = moons_loaders()
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    plateau = ReduceLROnPlateau(opt, patience=0, factor=0.5)
+    script = Scripted([1.0, 2.0, 3.0, 0.5])
+    # the scripted callback runs first and rewrites val_loss; the plateau scheduler must see the rewritten value
+    fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=4,
+        callbacks=[script, LRSchedulerCallback(plateau, monitor="val_loss")], progress=False)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025)  # cut after epochs 2 and 3, not after 1 or 4
+    assert plateau.best == 0.5
+
+
+# ---- metrics ----------------------------------------------------------------------------------------------------------
+def test_accuracy_from_logits_probabilities_and_one_hot():
+    logits = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [4.0, 0.0, 0.0]])
+    assert accuracy(logits, np.array([0, 1, 1, 0])) == 0.75
+    assert accuracy(nb.Tensor(logits), nb.Tensor(np.array([0, 1, 2, 0]))) == 1.0
+    assert accuracy(logits, np.eye(3)[[0, 0, 2, 0]]) == 0.75  # one-hot targets (MSE on classes)
+    scores = np.array([[-0.5], [0.2], [3.0], [-2.0]])  # one logit per sample (BCE with logits): threshold 0
+    assert accuracy(scores, np.array([[0.0], [1.0], [0.0], [0.0]])) == 0.75
+    assert accuracy(np.array([0.4, 0.6]), np.array([1, 1]), threshold=0.5) == 0.5
+    with pytest.raises(ShapeError):
+        accuracy(logits, np.array([0, 1]))
+
+
+def test_confusion_matrix_counts_by_hand():
+    y_true = np.array([0, 0, 1, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 2, 0, 2])
+    cm = confusion_matrix(y_true, y_pred, 4)
+    expected = np.zeros((4, 4), dtype=np.int64)
+    expected[0, 0], expected[0, 1], expected[1, 1], expected[2, 2], expected[2, 0] = 1, 1, 1, 2, 1
+    np.testing.assert_array_equal(cm, expected)
+    assert cm.dtype == np.int64
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred), expected[:3, :3])
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        confusion_matrix(y_true, y_pred, 2)
+
+
+def test_evaluate_matches_a_direct_computation_and_keeps_the_mode():
+    X, y = moons(90, seed=5)
+    model = mlp(dropout=0.5)
+    loader = DataLoader(TensorDataset(X, y), batch_size=40)  # 40, 40, 10
+    result = evaluate(model, loader, nn.CrossEntropyLoss(), return_predictions=True)
+    model.eval()
+    with nb.no_grad():
+        out = model(nb.Tensor(X))
+        loss = nn.CrossEntropyLoss()(out, nb.Tensor(y)).item()
+    model.train()
+    assert result["loss"] == pytest.approx(loss, rel=1e-6)
+    assert result["accuracy"] == accuracy(out, y) and result["n"] == 90
+    np.testing.assert_array_equal(result["y_pred"], out.data.argmax(1))
+    assert model.training
+
+
+# ---- history ----------------------------------------------------------------------------------------------------------
+def test_history_round_trips_through_json_and_csv(tmp_path):
+    h = History()
+    h.append({"epoch": 1, "loss": 0.1 + 0.2, "accuracy": 0.5, "lr": 0.01}, seconds=1.5)
+    h.append({"epoch": 2, "loss": 1 / 3, "accuracy": 0.75, "val_loss": 0.4, "lr": 0.01}, seconds=1.25)
+    h.batch_loss = [0.7, 0.3]
+    h.to_json(tmp_path / "h.json")
+    back = History.from_json(tmp_path / "h.json")
+    assert back == h and back["loss"] == [0.1 + 0.2, 1 / 3]  # exact floats
+    assert math.isnan(back["val_loss"][0]) and back["val_loss"][1] == 0.4 and back.times == [1.5, 1.25]
+    h.to_csv(tmp_path / "h.csv")
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,accuracy,lr,val_loss,seconds"
+    assert lines[2] == "2,0.3333333333333333,0.75,0.01,0.4,1.2500"
+    assert h.best("loss") == (1, 0.1 + 0.2) and h.best("accuracy", mode="max") == (2, 0.75)
