@@ -289,3 +289,13 @@ def test_history_round_trips_through_json_and_csv(tmp_path):
     assert lines[0] == "epoch,loss,accuracy,lr,val_loss,seconds"
     assert lines[2] == "2,0.3333333333333333,0.75,0.01,0.4,1.2500"
     assert h.best("loss") == (1, 0.1 + 0.2) and h.best("accuracy", mode="max") == (2, 0.75)
+
+
+def test_progress_bar_prints_epoch_lines_only_when_asked(capsys):
+    train, val = moons_loaders()
+    model = mlp()
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, val, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/2  loss " in err and "epoch 2/2  loss " in err and "val_accuracy" in err
+    fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), train, val, epochs=2)
+    assert capsys.readouterr().err == ""  # None: quiet, since pytest's stderr is not a terminal

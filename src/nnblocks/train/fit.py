@@ -70,6 +70,68 @@ def _likely_causes(lr: float, x: Any, model: Any) -> str:
     return "; ".join(causes)
 
 
+def _metrics_for_targets(named: list, default_metrics: bool, y: np.ndarray) -> list:
+    """Drop the default accuracy for regression targets (and refuse an explicit request for it)."""
+    if not any(fn is accuracy for _, fn in named) or is_class_target(y):
+        return named
+    if default_metrics:
+        return []
+    raise ValueError(f"fit: accuracy needs class targets (integer indices, one-hot or 0/1 values), but the targets "
+                     f"are real numbers of dtype {y.dtype}; pass metrics=None for regression")
+
+
+def _train_epoch(model: Any, loss_fn: Any, optimizer: Any, loader: Any, named: list, threshold: float,
+                 history: History, record_batches: bool, batch_callbacks: list, bar: Any, epoch: int,
+                 lr: float, check_targets: bool | None) -> tuple[dict[str, float], list]:
+    """One pass over ``loader`` with a step per batch; returns the epoch's sample-weighted loss and metrics, and
+    the metrics kept (``check_targets``: True/False = the first batch decides whether accuracy applies, with
+    True meaning the metrics are fit's defaults; None = no check)."""
+    total, seen, correct = 0.0, 0, 0
+    sums = [0.0] * len(named)
+    # Overflow on the way to a NaN loss is caught below with a message naming the epoch and batch; NumPy's
+    # RuntimeWarnings on the way there would only bury it.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for batch_index, batch in enumerate(loader):
+            x, y = batch[0], batch[1]
+            optimizer.zero_grad()
+            out = model(x)
+            loss = loss_fn(out, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                if record_batches:
+                    history.batch_loss.append(value)
+                raise TrainingDiverged(
+                    f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
+                    f"{len(loader)}. Likely cause: {_likely_causes(lr, x, model)}.",
+                    epoch + 1, batch_index + 1, value, history)
+            loss.backward()
+            optimizer.step()
+            if check_targets is not None and batch_index == 0:
+                named = _metrics_for_targets(named, check_targets, y.data)
+                sums = [0.0] * len(named)
+            n = y.data.shape[0]
+            total += value * n
+            seen += n
+            for k, (_, fn) in enumerate(named):
+                if fn is accuracy:
+                    correct += correct_count(out.data, y.data, threshold)
+                else:
+                    sums[k] += float(fn(out.data, y.data)) * n
+            if record_batches:
+                history.batch_loss.append(value)
+            for cb in batch_callbacks:
+                cb.on_batch_end(batch_index, value)
+            if bar is not None:
+                bar.update(1)
+    if seen == 0:
+        raise ValueError("fit: the training loader yielded no batches (is the dataset smaller than batch_size "
+                         "with drop_last=True?)")
+    logs = {"loss": total / seen}
+    for k, (name, fn) in enumerate(named):
+        logs[name] = correct / seen if fn is accuracy else sums[k] / seen
+    return logs, named
+
+
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return bool(progress)
@@ -136,61 +198,16 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
             cb.on_epoch_begin(epoch)
         lr = current_lr(optimizer)
         started = time.perf_counter()
-        total, seen, correct = 0.0, 0, 0
-        sums = [0.0] * len(named)
         bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", leave=False,  # type: ignore[arg-type]
                    file=sys.stderr) if show else None
-        # Overflow on the way to a NaN loss is caught below with a message naming the epoch and batch; NumPy's
-        # RuntimeWarnings on the way there would only bury it.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for batch_index, batch in enumerate(train_loader):
-                x, y = batch[0], batch[1]
-                optimizer.zero_grad()
-                out = model(x)
-                loss = loss_fn(out, y)
-                value = loss.item()
-                if not math.isfinite(value):
-                    if bar is not None:
-                        bar.close()
-                    if record_batches:
-                        history.batch_loss.append(value)
-                    raise TrainingDiverged(
-                        f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
-                        f"{len(train_loader)}. Likely cause: {_likely_causes(lr, x, model)}.",  # type: ignore[arg-type]
-                        epoch + 1, batch_index + 1, value, history)
-                loss.backward()
-                optimizer.step()
-                n = y.data.shape[0]
-                total += value * n
-                seen += n
-                if named:
-                    if batch_index == 0 and epoch == start_epoch and not is_class_target(y.data):
-                        if default_metrics:
-                            named = []  # regression targets: accuracy means nothing here
-                        elif any(fn is accuracy for _, fn in named):
-                            raise ValueError(
-                                f"fit: accuracy needs class targets (integer indices, one-hot or 0/1 values), but the "
-                                f"targets are real numbers of dtype {y.data.dtype}; pass metrics=None for regression")
-                    for k, (name, fn) in enumerate(named):
-                        if fn is accuracy:
-                            correct += correct_count(out.data, y.data, threshold)
-                        else:
-                            sums[k] += float(fn(out.data, y.data)) * n
-                if record_batches:
-                    history.batch_loss.append(value)
-                for cb in batch_callbacks:
-                    cb.on_batch_end(batch_index, value)
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
-        if seen == 0:
-            raise ValueError("fit: the training loader yielded no batches (is the dataset smaller than batch_size "
-                             "with drop_last=True?)")
-
-        logs = {"epoch": epoch + 1, "loss": total / seen}
-        for k, (name, fn) in enumerate(named):
-            logs[name] = correct / seen if fn is accuracy else sums[k] / seen
+        try:
+            train_logs, named = _train_epoch(model, loss_fn, optimizer, train_loader, named, threshold, history,
+                                             record_batches, batch_callbacks, bar, epoch, lr,
+                                             default_metrics if epoch == start_epoch else None)
+            logs = {"epoch": epoch + 1, **train_logs}
+        finally:
+            if bar is not None:
+                bar.close()
         if val_loader is not None:
             result = evaluate(model, val_loader, loss_fn, named)
             model.train()
