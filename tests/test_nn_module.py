@@ -81,6 +81,12 @@ def test_shared_parameter_listed_once():
     lin = nn.Linear(3, 3, seed=0)
     model = nn.Sequential(lin, nn.ReLU(), lin)
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert len(list(model.modules())) == 3
+    # but state_dict saves it under every name, as PyTorch does, and loading fills the one shared layer
+    state = model.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    model.load_state_dict({k: np.full_like(v, 0.5) for k, v in state.items()})
+    assert np.all(lin.weight.data == 0.5)
 
 
 def test_module_without_super_init_is_a_clear_error():

@@ -329,6 +329,18 @@ def test_custom_module_state_dict_keys_and_order_match_torch():
     assert list(make(nn, nn.Module).state_dict()) == list(make(tnn, tnn.Module).state_dict())
 
 
+def test_shared_layer_state_dict_matches_torch():
+    torch.manual_seed(1)
+    shared_t = tnn.Linear(3, 3)
+    theirs = tnn.Sequential(shared_t, tnn.Tanh(), shared_t)
+    ours = nn.Sequential(*(lambda lin: (lin, nn.Tanh(), lin))(nn.Linear(3, 3)))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(from_torch_state(theirs.state_dict()))  # strict: no unexpected '2.weight'
+    x = np.random.default_rng(10).standard_normal((4, 3)).astype(np.float32)
+    with torch.no_grad():
+        close(ours(Tensor(x)), theirs(torch.from_numpy(x)), np.float32, "shared layer")
+
+
 def test_repr_matches_torch():
     build = lambda lib: lib.Sequential(lib.Flatten(), lib.Linear(20, 8), lib.BatchNorm1d(8), lib.LeakyReLU(0.2),
                                        lib.Linear(8, 4, bias=False), lib.Sigmoid(), lib.Tanh(), lib.ReLU(),

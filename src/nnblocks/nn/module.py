@@ -119,13 +119,16 @@ class Module:
         return RemovableHandle(self._forward_hooks, key)
 
     # ---- walking the tree -------------------------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """This module and every sub-module, depth first, with dotted names (iterative: no recursion limit)."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every sub-module, depth first, with dotted names (iterative: no recursion limit).
+
+        A module used twice is listed once, unless ``remove_duplicate=False`` (what ``state_dict`` uses, so that, as in
+        PyTorch, a layer shared at '0' and '2' is saved under both names)."""
         stack = [(prefix, self)]
         seen: set[int] = set()
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -213,7 +216,7 @@ class Module:
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Every parameter and buffer as a NumPy array (a copy), under PyTorch's dotted names ('0.weight', ...)."""
         state: OrderedDict[str, np.ndarray] = OrderedDict()
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             prefix = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
                 if param is not None:
@@ -231,7 +234,7 @@ class Module:
         ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even as-is on CPU, loads).
         """
         targets: dict[str, tuple[Module, str, str]] = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             for kind in ("_parameters", "_buffers"):
                 for name, value in getattr(module, kind).items():
                     if value is not None:
