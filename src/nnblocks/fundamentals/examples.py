@@ -66,7 +66,10 @@ def network_231(precision: str = "chapter") -> tuple[np.ndarray, np.ndarray, lis
 
 
 def linear_neuron(precision: str = "chapter") -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """The learning-rate study: x = [[1], [2], [3], [4]], y = 3x, one neuron y = x W + b from W = 0, b = 0."""
+    """The learning-rate study: x = [[1], [2], [3], [4]], y = 3x, one neuron y = x W + b from W = 0, b = 0.
+
+    (The chapter writes b as ``np.array([[0]])``, shape (1, 1); shape (1,) here broadcasts to the same numbers.)
+    """
     data_dtype, weight_dtype = _dtypes(precision)
     x = np.array([[1], [2], [3], [4]], dtype=data_dtype)
     y = np.array([[3], [6], [9], [12]], dtype=data_dtype)
