@@ -24,6 +24,7 @@ from nnblocks.tensor import (
     tensor,
     zeros,
 )
+from nnblocks.random import manual_seed
 from nnblocks.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from nnblocks.ops import (
     cat,
