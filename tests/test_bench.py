@@ -208,3 +208,39 @@ def test_cli_registers_bench():
     assert args.func is not None and args.batch_sizes == [64] and args.quick
     with pytest.raises(SystemExit):
         bench.resolve_defaults(bench_args(["--epochs", "0"]))
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    """An IDX file as MNIST ships it: magic 0x0000 08 <ndim>, big-endian dimensions, then the unsigned bytes."""
+    import struct
+
+    header = struct.pack(">I", 0x0800 + array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_data_dir_reads_mnist_idx_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 120), ("t10k", 40)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    args = bench.resolve_defaults(bench_args(["--quick", "--data-dir", str(tmp_path), "--samples", "100"]))
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    info = bench.prepare_data(args, folder)
+    assert info["train"] == 100 and info["test"] == 40 and info["source"].startswith("MNIST from")
+    train_x, train_y, test_x, test_y = bench.load_data(folder)
+    assert train_x.shape == (100, 784) and train_x.dtype == np.float32 and 0 <= train_x.min() <= train_x.max() <= 1
+    assert test_y.dtype == np.int64 and test_y.shape == (40,)
+    args.samples = 500
+    with pytest.raises(SystemExit, match="holds only 120"):
+        bench.prepare_data(args, folder)
+
+
+def test_worker_peak_rss_is_its_own_not_the_parents(tmp_path):
+    """ru_maxrss survives exec on Linux: a worker must not report the parent's peak memory as its own."""
+    args = bench.resolve_defaults(bench_args(["--quick", "--samples", "100", "--test-samples", "10"]))
+    bench.prepare_data(args, tmp_path)
+    ballast = np.ones(400 * 2**20 // 8)  # the parent now peaks above 400 MiB
+    result = bench.start_worker("gemm", 32, args, tmp_path, seed=0)
+    del ballast
+    assert "error" not in result and 0 < result["peak_rss_mib"] < 300

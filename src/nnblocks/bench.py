@@ -441,9 +441,19 @@ TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {
 # Worker: one system, one batch size, in a fresh process
 # ====================================================================================================================
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux, VmHWM from /proc/self/status: ``ru_maxrss`` survives ``exec``, so in a worker it would report the
+    parent's peak (the data it generated) whenever that was larger. Elsewhere ``ru_maxrss`` (KiB; bytes on macOS).
+    """
     import resource
 
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -478,6 +488,7 @@ def worker_main(args: argparse.Namespace) -> int:
             import io
             import pstats
 
+            data = data[:2] + (data[2][:1], data[3][:1])  # profile the epochs, not the evaluation
             profiler = cProfile.Profile()
             profiler.enable()
             result.update(trainer(data, batch, args.epochs, args.seed))
@@ -544,11 +555,13 @@ def describe_blas(libraries: list[dict[str, Any]]) -> str:
     blas = [lib for lib in libraries if lib.get("internal_api") in ("openblas", "mkl", "blis", "accelerate")]
     if not blas:
         return "unknown (install threadpoolctl to see it)"
-    lib = blas[-1]  # numpy's own comes last when scipy's was loaded first
-    parts = [lib.get("internal_api", "?"), str(lib.get("version") or "")]
-    if lib.get("architecture"):
-        parts.append(str(lib["architecture"]))
-    return " ".join(p for p in parts if p) + f", {lib.get('num_threads', '?')} threads"
+    described = []
+    for lib in blas:  # several when scipy's OpenBLAS is loaded beside numpy's (scikit-learn)
+        parts = [lib.get("internal_api", "?"), str(lib.get("version") or ""), str(lib.get("architecture") or "")]
+        text = " ".join(p for p in parts if p) + f", {lib.get('num_threads', '?')} threads"
+        if text not in described:
+            described.append(text)
+    return " + ".join(described)
 
 
 def machine_description() -> dict[str, Any]:
@@ -599,6 +612,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
                    max_samples_per_s=max(rates), measurements=len(rates),
                    peak_rss_mib=max(r["peak_rss_mib"] for r in good),
                    blas=describe_blas(good[0].get("blas", [])), effective_batch=good[0]["effective_batch"])
+    if "torch_blas" in good[0]:  # torch links its BLAS statically: threadpoolctl does not see it
+        summary["blas"] = f"{good[0]['torch_blas']} inside torch, {good[0]['torch_threads']} threads"
     return summary
 
 
@@ -622,7 +637,6 @@ def bench_main(args: argparse.Namespace) -> int:
         note = (f"the machine is busy (load average {load[0]:.2f} on {machine['usable_cpus']} CPUs): timings will be "
                 "noisy, and multi-threaded BLAS can slow down many times over when its threads wait on each other; "
                 "measure on an idle machine, or compare with --threads 1")
-        print(f"warning: {note}")
         notes.append(note)
     with tempfile.TemporaryDirectory(prefix="nnblocks-bench-data-") as tmp:
         data_dir = Path(tmp)
@@ -682,7 +696,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"{report['workload']}",
         f"{config['data']['train']:,} training samples ({config['data']['source']}), {config['epochs']} epoch(s) x "
-        f"{config['rounds']} round(s), each run in a fresh process",
+        f"{config['rounds']} round(s), each run in a fresh process; threads per worker: "
+        f"{config['threads'] or 'each library default'}",
         f"machine: {machine['cpu']}, {machine['usable_cpus']} usable CPUs; numpy {machine['versions']['numpy']} "
         f"(BLAS {machine['numpy_blas']}); torch {machine['versions']['torch'] or '-'}; "
         f"scikit-learn {machine['versions']['scikit-learn'] or '-'}",
@@ -710,6 +725,11 @@ def format_table(report: dict[str, Any]) -> str:
         for batch, r in report["ratios"].items():
             cells = [f"{r[f'nnblocks/{s}']:.2f}x" if f"nnblocks/{s}" in r else "-" for s in columns]
             lines.append(f"{batch:>6}  " + "  ".join(f"{c:>19}" for c in cells))
+    blas: dict[str, str] = {}
+    for per_system in report["results"].values():
+        for system, s in per_system.items():
+            blas.setdefault(LABELS[system], s.get("blas", "?"))
+    lines += ["", "BLAS in each worker: " + "; ".join(f"{name}: {text}" for name, text in blas.items())]
     for note in report["notes"]:
         lines.append(f"note: {note}")
     return "\n".join(lines)
