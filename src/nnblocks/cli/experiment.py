@@ -1,0 +1,86 @@
+"""``nnblocks experiment``: the book's experiments of chapters 2 and 3, by name.
+
+    nnblocks experiment list
+    nnblocks experiment run scaling --dataset digits
+    nnblocks experiment run learning-rate --data-dir ~/data/fashion-mnist --epochs 2 --subset 6000
+    nnblocks experiment run all --dataset digits
+
+Each run writes a Markdown report, curve plots (every variant on one figure) and, where the study is about weights
+or activations, histograms, to ``--out`` (default ``nnblocks-out/experiments/NAME``; with ``all``, one folder per
+experiment under ``nnblocks-out/experiments`` and a ``summary.md`` table).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("experiment", help="run the book's chapter-2 and chapter-3 experiments by name",
+                              description=__doc__.split("\n\n")[0])
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", help="list the experiments")
+    listing.set_defaults(func=run_list)
+    r = actions.add_parser("run", help="run one experiment (or 'all') and write its report")
+    r.add_argument("name", metavar="NAME", help="an experiment name from `nnblocks experiment list`, or 'all'")
+    r.add_argument("--dataset", choices=("fashion-mnist", "mnist", "digits"), default="fashion-mnist",
+                   help="data for the chapter-3 studies (digits ships with nnblocks and needs no download)")
+    r.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files (raw or .gz)")
+    r.add_argument("--download", action="store_true", help="download Fashion-MNIST / MNIST if missing")
+    r.add_argument("--epochs", type=_positive_int, default=None, help="override every study's default epochs")
+    r.add_argument("--subset", type=_positive_int, default=None, metavar="N",
+                   help="train on a seeded subset of N images and validate on N // 6 (a quick look)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the initial weights, shuffling and subsets")
+    r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
+    r.add_argument("--quiet", action="store_true", help="print only the final table")
+    r.set_defaults(func=run_command)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from nnblocks.experiments import experiments
+
+    width = max(len(e.name) for e in experiments())
+    for e in experiments():
+        print(f"{e.name.ljust(width)}  ch.{e.chapter}  {e.epochs:>3} epochs  {e.title}")
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from nnblocks.errors import DataError, InvalidValueError
+    from nnblocks.experiments import RunConfig, names, run, run_all
+    from nnblocks.experiments.report import summary_text
+
+    if args.name != "all" and args.name not in names():
+        print(f"nnblocks experiment: unknown experiment {args.name!r}; known: {', '.join(names())}, or 'all'",
+              file=sys.stderr)
+        return 2
+    config = RunConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, epochs=args.epochs,
+                       subset=args.subset, seed=args.seed, out=args.out,
+                       log=None if args.quiet else (lambda line: print(line, flush=True)))
+    try:
+        if args.name == "all":
+            results, path, seconds = run_all(config)
+            print()
+            print(summary_text(results, seconds))
+            print(f"\nsummary written to {path}")
+        else:
+            result = run(args.name, config)
+            print()
+            print(summary_text([result], result.seconds))
+            print(f"report: {result.out / 'report.md' if result.out else '(not written)'}")
+    except (DataError, InvalidValueError) as exc:
+        print(f"nnblocks experiment: {exc}", file=sys.stderr)
+        return 2
+    return 0

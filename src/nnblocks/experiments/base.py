@@ -1,0 +1,271 @@
+"""What an experiment is: a study declared as data (its variants, defaults and what to notice), and what a run returns.
+
+A chapter-3 study reads like the book's table::
+
+    Study("scaling", "Raw pixels against scaled pixels", epochs=5, variants=(
+        Variant("raw", inputs=RAW, optimizer=Opt("SGD", 1e-2)),
+        Variant("scaled", inputs=SCALED, optimizer=Opt("SGD", 1e-2)),
+    ), notice=("...",))
+
+Each part of a ``Variant`` is a small frozen object that both *builds* something (``MLP(...)(784, 10, seed)`` is a
+model, ``Opt("Adam", 1e-3)(params)`` an optimizer, ``SCALED(X, 255)`` the inputs, ``Penalty("l2", 1e-2)(model)``
+a loss term, ``Plateau()(optimizer)`` a scheduler) and *describes* itself in one line for the report. Every
+variant of a study is built from the same seed, so what differs between two curves is what the variant changes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from nnblocks import nn, optim
+from nnblocks.tensor import Tensor
+
+
+# ---- how to run ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """The command line's choices. ``epochs=None`` means each study's default; ``subset=N`` trains on a seeded
+    subset of N training samples and validates on N // 6; ``log`` receives progress lines (None: silent)."""
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    download: bool = False
+    epochs: int | None = None
+    subset: int | None = None
+    seed: int = 0
+    out: Path | None = None
+    log: Callable[[str], None] | None = None
+
+    def say(self, text: str) -> None:
+        if self.log is not None:
+            self.log(text)
+
+
+# ---- the parts of a variant ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MLP:
+    """The chapter's network: ``in -> [Dropout] -> Linear -> [BatchNorm1d] -> ReLU -> ... -> [Dropout] -> Linear -> out``.
+
+    ``hidden=()`` is logistic regression (one Linear). The Linear layers draw their initial weights, in order, from
+    one generator seeded with ``seed``; dropout masks come from a second generator, so adding dropout does not
+    change the initial weights.
+    """
+
+    hidden: tuple[int, ...] = (1000,)
+    batchnorm: bool = False
+    dropout: float = 0.0
+
+    def __call__(self, n_in: int, n_out: int, seed: int) -> nn.Sequential:
+        init_rng = np.random.default_rng(seed)
+        mask_rng = np.random.default_rng([seed, 1])
+        sizes = (n_in, *self.hidden, n_out)
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if self.dropout:
+                layers.append(nn.Dropout(self.dropout, seed=mask_rng))
+            layers.append(nn.Linear(a, b, seed=init_rng))
+            if i < len(self.hidden):
+                if self.batchnorm:
+                    layers.append(nn.BatchNorm1d(b))
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    def describe(self, n_in: int = 784, n_out: int = 10) -> str:
+        """``784 -> Linear 1000 -> ReLU -> Linear 10``, with Dropout/BatchNorm1d where this model has them."""
+        parts = [str(n_in)]
+        for i, size in enumerate((*self.hidden, n_out)):
+            if self.dropout:
+                parts.append(f"Dropout({self.dropout:g})")
+            parts.append(f"Linear {size}")
+            if i < len(self.hidden):
+                parts += ["BatchNorm1d", "ReLU"] if self.batchnorm else ["ReLU"]
+        return " -> ".join(parts)
+
+
+@dataclass(frozen=True)
+class Opt:
+    """An optimizer of ``nnblocks.optim`` by class name: ``Opt("AdamW", 1e-3, weight_decay=0.02)(params)``."""
+
+    kind: str
+    lr: float
+    weight_decay: float = 0.0
+
+    def __call__(self, params: Any) -> optim.Optimizer:
+        cls = getattr(optim, self.kind)
+        return cls(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def describe(self) -> str:
+        return f"{self.kind}(lr={self.lr:g}" + (f", weight_decay={self.weight_decay:g})" if self.weight_decay else ")")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """How raw pixels become network inputs: divided by ``pixel_max * extra`` (``divide=False``: left raw).
+
+    ``pixel_max`` is the data set's largest possible pixel (255 for the MNIST family, 16 for the 8x8 digits), so
+    "scaled" means [0, 1] on every data set.
+    """
+
+    name: str
+    divide: bool = True
+    extra: float = 1.0
+
+    def __call__(self, X: np.ndarray, pixel_max: float) -> np.ndarray:
+        if not self.divide:
+            return X.astype(np.float32, copy=False)
+        return np.divide(X, np.float32(pixel_max * self.extra), dtype=np.float32)
+
+    def describe(self, pixel_max: float = 255) -> str:
+        if not self.divide:
+            return f"raw pixels 0..{pixel_max:g}"
+        if self.extra == 1:
+            return f"pixels / {pixel_max:g} (in [0, 1])"
+        return f"pixels / ({pixel_max:g} * {self.extra:g}) (in [0, {1 / self.extra:g}])"
+
+
+RAW = Inputs("raw", divide=False)
+SCALED = Inputs("scaled")
+TINY = Inputs("tiny", extra=10_000)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A term added to the training loss: ``weight * sum_p sum|p|`` (L1) or ``weight * sum_p sum p^2`` (L2, the
+    *squared* Euclidean norm), over every parameter, biases included. Built from ops, so backward differentiates it:
+    d/dp of the L1 term is ``weight * sign(p)``, of the L2 term ``2 * weight * p``."""
+
+    kind: str  # "l1" or "l2"
+    weight: float
+
+    def __call__(self, model: nn.Module) -> Tensor:
+        if self.kind == "l1":
+            terms = [p.abs().sum() for p in model.parameters()]
+        elif self.kind == "l2":
+            terms = [(p * p).sum() for p in model.parameters()]
+        else:
+            raise ValueError(f"Penalty: kind must be 'l1' or 'l2', got {self.kind!r}")
+        return sum(terms[1:], terms[0]) * self.weight
+
+    def describe(self) -> str:
+        return (f"{self.weight:g} * sum |p|" if self.kind == "l1" else f"{self.weight:g} * sum p^2") + \
+            " over all parameters"
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """``ReduceLROnPlateau`` on the validation loss: cut the rate by ``factor`` as soon as (patience 0) an epoch fails
+    to beat the best validation loss by ``threshold`` (absolute), never below ``min_lr``."""
+
+    factor: float = 0.5
+    patience: int = 0
+    threshold: float = 0.001
+    min_lr: float = 1e-5
+
+    def __call__(self, optimizer: optim.Optimizer, verbose: bool = False) -> Any:
+        return optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=self.factor, patience=self.patience, threshold=self.threshold,
+            threshold_mode="abs", min_lr=self.min_lr, verbose=verbose)
+
+    def describe(self) -> str:
+        return (f"ReduceLROnPlateau(val_loss, factor={self.factor:g}, patience={self.patience}, "
+                f"threshold={self.threshold:g} abs, min_lr={self.min_lr:g})")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of a study. Defaults are the chapter's base setup: 784-1000-10 ReLU, Adam 1e-3, /255, batch 32."""
+
+    name: str
+    model: MLP = MLP()
+    optimizer: Opt = Opt("Adam", 1e-3)
+    inputs: Inputs = SCALED
+    batch_size: int = 32
+    penalty: Penalty | None = None
+    scheduler: Plateau | None = None
+
+    def describe(self, n_in: int, n_out: int, pixel_max: float) -> dict[str, str]:
+        return {"model": self.model.describe(n_in, n_out), "optimizer": self.optimizer.describe(),
+                "inputs": self.inputs.describe(pixel_max), "batch size": f"{self.batch_size:,}",
+                "penalty": self.penalty.describe() if self.penalty else "none",
+                "lr schedule": self.scheduler.describe() if self.scheduler else "constant"}
+
+
+# ---- experiments and their results ---------------------------------------------------------------------------------
+@dataclass
+class VariantResult:
+    """One trained variant: its per-epoch history (``History``), final numbers, and the trained model."""
+
+    name: str
+    config: dict[str, str]
+    history: Any
+    seconds: float
+    final: dict[str, float] = field(default_factory=dict)
+    diverged: str | None = None  # the divergence message when training stopped on NaN/inf
+    cuts: list[tuple[int, float, float]] = field(default_factory=list)  # learning-rate cuts (epoch, old, new)
+    model: Any = None
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.diverged else "ok"
+
+
+@dataclass
+class ExperimentResult:
+    """A whole study: every variant's result, where the files went, and the study's text."""
+
+    name: str
+    title: str
+    description: str
+    data: str  # one line describing the data used
+    epochs: int
+    seed: int
+    variants: list[VariantResult]
+    seconds: float
+    notice: tuple[str, ...] = ()
+    out: Path | None = None
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # measured observations and caveats, written in the report
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Experiment(Protocol):
+    """What the registry holds: a name, a title, a chapter, default epochs and ``run(config, data) -> result``."""
+
+    name: str
+    title: str
+    chapter: int
+    epochs: int
+    description: str
+
+    def run(self, config: RunConfig, data: Any = None) -> ExperimentResult: ...
+
+
+@dataclass(frozen=True)
+class Study:
+    """A chapter-3 study: variants trained from the same seed on the same data, compared on one figure.
+
+    ``pictures`` adds ``"weights"`` (per-layer weight histograms of every variant) and/or ``"activations"``
+    (hidden-layer outputs on validation samples).
+    """
+
+    name: str
+    title: str
+    description: str
+    variants: tuple[Variant, ...]
+    epochs: int
+    notice: tuple[str, ...]
+    pictures: tuple[str, ...] = ()
+    chapter: int = 3
+
+    def run(self, config: RunConfig, data: Any = None) -> ExperimentResult:
+        from nnblocks.experiments.runner import run_study
+
+        return run_study(self, config, data)
+
+
+def finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

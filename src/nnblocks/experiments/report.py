@@ -1,0 +1,332 @@
+"""Writing a study down: a Markdown report, its figures (every variant on one figure), and a JSON of the numbers.
+
+Files written to the study's folder:
+
+- ``report.md``: configuration, final metrics, what to notice, measured notes, and a per-epoch table per variant;
+- ``curves.png``: training and validation loss and accuracy, one line per variant (a diverged variant's line stops
+  where it diverged, marked with an x); ``learning-rate.png`` when a variant's rate changes during training;
+- ``weights.png`` (studies about weights): a histogram of each layer's weights, one row per variant;
+- ``activations.png`` (batch norm): hidden-layer outputs on validation images, one row per variant;
+- ``results.json``: every history and final number, to compare runs without parsing Markdown.
+
+``summary_markdown`` / ``summary_text`` make the one table of ``nnblocks experiment run all``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from nnblocks.experiments.base import ExperimentResult, VariantResult
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+
+
+# ---- small formatting helpers ----------------------------------------------------------------------------------------
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for a table: 4 significant digits, 'nan'/'inf' spelled out, None as an em dash."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def pct(value: Any) -> str:
+    return "nan" if value is None or not math.isfinite(float(value)) else f"{100 * float(value):.2f} %"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _figure(size: tuple[float, float], constrained: bool = True) -> Figure:
+    # A grid of many histograms is laid out by hand: constrained layout measures every tick label, which costs
+    # more than drawing the histograms themselves.
+    fig = Figure(figsize=size, layout="constrained" if constrained else None)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+# ---- figures ---------------------------------------------------------------------------------------------------------
+def train_loss_key(history: Any) -> str:
+    """The training curve to compare: the data loss alone when the history also holds a penalty."""
+    return "data_loss" if "data_loss" in history else "loss"
+
+
+def _curve(ax: Any, v: VariantResult, key: str, color: str, scale: float = 1.0) -> list[float]:
+    label = v.name + (" (diverged)" if v.diverged else "")
+    if key not in v.history:
+        if v.diverged:  # diverged in its first epoch: nothing to draw, but the legend still names it
+            ax.plot([], [], color=color, label=label + " in epoch 1")
+        return []
+    values = np.asarray(v.history[key], dtype=np.float64) * scale
+    epochs = np.asarray(v.history["epoch"]) if "epoch" in v.history else np.arange(1, len(values) + 1)
+    ax.plot(epochs, values, marker="o", markersize=3 if len(values) < 40 else 0, color=color, label=label)
+    ok = np.isfinite(values)
+    if v.diverged and ok.any():
+        last = np.flatnonzero(ok)[-1]
+        ax.plot(epochs[last], values[last], marker="x", markersize=10, color=color)
+    return [float(x) for x in values[ok]]
+
+
+def curves_figure(variants: Sequence[VariantResult], title: str) -> Figure:
+    """Training / validation loss (top) and accuracy (bottom), every variant on the same axes."""
+    fig = _figure((11.0, 7.5))
+    panels = [("training loss", lambda v: train_loss_key(v.history), 1.0),
+              ("validation loss", lambda v: "val_loss", 1.0),
+              ("training accuracy (%)", lambda v: "accuracy", 100.0),
+              ("validation accuracy (%)", lambda v: "val_accuracy", 100.0)]
+    for k, (name, key_of, scale) in enumerate(panels):
+        ax = fig.add_subplot(2, 2, k + 1)
+        seen: list[float] = []
+        for i, v in enumerate(variants):
+            seen += _curve(ax, v, key_of(v), COLORS[i % len(COLORS)], scale)
+        positive = [x for x in seen if x > 0]
+        if scale == 1.0 and positive and max(positive) / min(positive) > 50:
+            ax.set_yscale("log")  # a raw-pixel or huge-lr run would flatten every other curve
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def learning_rate_figure(variants: Sequence[VariantResult], title: str) -> Figure:
+    fig = _figure((6.5, 4.0))
+    ax = fig.add_subplot()
+    for i, v in enumerate(variants):
+        _curve(ax, v, "lr", COLORS[i % len(COLORS)])
+        for epoch, _old, new in v.cuts:  # a cut after epoch e sets the rate of epoch e + 1
+            ax.axvline(epoch + 0.5, color=COLORS[i % len(COLORS)], alpha=0.25, linestyle=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate used in the epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, str]]]], title: str) -> Figure:
+    """A grid of histograms: one row per variant, one column per layer."""
+    n_cols = max(len(panels) for _, panels in rows)
+    height = 2.3 * len(rows) + 0.6
+    fig = _figure((3.3 * n_cols, height), constrained=False)
+    fig.subplots_adjust(left=0.09 / n_cols ** 0.5, right=0.98, bottom=0.35 / height, top=1 - 0.65 / height,
+                        hspace=0.75, wspace=0.3)
+    for r, (row_name, panels) in enumerate(rows):
+        for c, (name, values, note) in enumerate(panels):
+            ax = fig.add_subplot(len(rows), n_cols, r * n_cols + c + 1)
+            v = np.asarray(values, dtype=np.float64).reshape(-1)
+            ok = v[np.isfinite(v)]
+            if ok.size:
+                ax.hist(ok, bins=40, histtype="stepfilled", color=COLORS[r % len(COLORS)], alpha=0.85)
+                stats = f"mean {ok.mean():.3g}, std {ok.std():.3g}"
+            else:
+                ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
+                stats = ""
+            ax.set_title(f"{row_name}: {name}\n{stats}{note}", fontsize=7.5)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def weights_figure(variants: Sequence[VariantResult]) -> Figure:
+    """Every weight matrix (2-D parameter) of every variant's final model."""
+    rows = []
+    for v in variants:
+        panels = [(f"{name} {'x'.join(map(str, p.shape))}", np.asarray(p.data), "")
+                  for name, p in v.model.named_parameters() if p.ndim >= 2]
+        rows.append((v.name, panels))
+    return _histogram_rows(rows, "final weights per layer (one row per variant)")
+
+
+def activations_figure(variants: Sequence[VariantResult], X: dict[str, np.ndarray]) -> Figure:
+    """Hidden-layer values on validation inputs (``X[variant name]``, already scaled as that variant's), in eval mode: the hidden Linear's output,
+    the BatchNorm1d output when there is one, and the ReLU output (with its share of zeros)."""
+    from nnblocks.viz import layer_activations
+
+    rows = []
+    for v in variants:
+        linear_names = [n for n, m in v.model.named_modules() if type(m).__name__ == "Linear"]
+        acts = layer_activations(v.model, X[v.name], kinds=("Linear", "BatchNorm1d", "ReLU"))
+        kinds = {n: type(m).__name__ for n, m in v.model.named_modules()}
+        panels = []
+        for name, a in acts.items():
+            if name == linear_names[-1]:
+                continue  # the output layer's logits are not a hidden activation
+            note = f"\n{np.mean(a <= 0):.0%} zeros" if kinds[name] == "ReLU" else ""
+            panels.append((f"{name} ({kinds[name]})", a, note))
+        rows.append((v.name, panels))
+    n = len(next(iter(X.values()))) if X else 0
+    return _histogram_rows(rows, f"hidden-layer values on {n} validation images (eval mode)")
+
+
+# ---- the report ------------------------------------------------------------------------------------------------------
+def results_rows(variants: Sequence[VariantResult]) -> list[list[str]]:
+    rows = []
+    for v in variants:
+        f = v.final
+        best = f"{pct(f.get('best_val_accuracy'))} (epoch {int(f['best_epoch'])})" if "best_epoch" in f else "—"
+        rows.append([v.name, v.status, str(len(v.history)), fmt(f.get("loss")),
+                     fmt(f.get("data_loss")) if "data_loss" in f else "—",
+                     fmt(f.get("penalty")) if "penalty" in f else "—",
+                     fmt(f.get("train_loss_eval")), pct(f.get("train_accuracy_eval")),
+                     fmt(f.get("val_loss")), pct(f.get("val_accuracy")), best, f"{v.seconds:.1f} s"])
+    return rows
+
+
+RESULTS_HEADER = ["variant", "status", "epochs run", "train loss (logged)", "of which data", "of which penalty",
+                  "train loss (eval)", "train acc (eval)", "val loss", "val acc", "best val acc", "time"]
+
+COLUMNS_EXPLAINED = (
+    "*train loss (logged)* is what `fit` recorded during the last epoch: the sample-weighted mean of the batch losses "
+    "with the weights changing along the way, in training mode (dropout active, batch norm on batch statistics), "
+    "and **including the penalty** for penalized variants (*of which data* / *of which penalty* split it). "
+    "*train loss / acc (eval)* measure the final weights on the whole training set in eval mode without any "
+    "penalty; compare those with *val loss / acc* (also eval mode, no penalty) to judge overfitting.")
+
+
+def epoch_rows(v: VariantResult) -> tuple[list[str], list[list[str]]]:
+    keys = [k for k in ("loss", "data_loss", "penalty", "accuracy", "val_loss", "val_accuracy", "lr") if k in v.history]
+    header = ["epoch"] + keys + (["seconds"] if len(v.history.times) == len(v.history) else [])
+    rows = []
+    for i in range(len(v.history)):
+        row = [str(v.history["epoch"][i])]
+        for k in keys:
+            value = v.history[k][i]
+            row.append(pct(value) if "accuracy" in k else fmt(value, 3 if k == "lr" else 5))
+        if len(header) > len(keys) + 1:
+            row.append(f"{v.history.times[i]:.2f}")
+        rows.append(row)
+    return header, rows
+
+
+def report_markdown(result: ExperimentResult, figures: Sequence[str] = ()) -> str:
+    """The study's report as Markdown text (figures referenced by relative file name)."""
+    out = [f"# `{result.name}`: {result.title}", "", result.description, "", "## Configuration", "",
+           f"- data: {result.data}", f"- epochs: {result.epochs}; seed {result.seed} (every variant starts from the "
+           "same initial weights where the architectures match, and sees the same sequence of shuffled batches)",
+           "- loss: cross-entropy on the logits; validation in eval mode after every epoch", ""]
+    variants = result.variants
+    if variants and variants[0].config:
+        keys = list(variants[0].config)
+        out += [markdown_table(["variant"] + keys, [[v.name] + [v.config.get(k, "") for k in keys] for v in variants]),
+                ""]
+    out += ["## Results", "", markdown_table(RESULTS_HEADER, results_rows(variants)), "", COLUMNS_EXPLAINED, ""]
+    out += [f"![{name}]({name})" for name in figures] + [""]
+    if result.notice:
+        out += ["## What to notice", ""] + [f"- {line}" for line in result.notice] + [""]
+    if result.notes:
+        out += ["## Measured in this run", ""] + [f"- {line}" for line in result.notes] + [""]
+    out += ["## Per-epoch values", ""]
+    for v in variants:
+        out += [f"### {v.name}", ""]
+        if v.diverged:
+            out += [f"**Diverged** after {len(v.history)} complete epoch(s): {v.diverged}", ""]
+        if v.cuts:
+            out += ["Learning-rate cuts (ReduceLROnPlateau, after the epoch named; the next epoch uses the new rate):", ""]
+            out += [f"- after epoch {e}: {old:.4g} -> {new:.4g}" for e, old, new in v.cuts] + [""]
+        if len(v.history):
+            header, rows = epoch_rows(v)
+            out += [markdown_table(header, rows), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _json_number(x: float) -> Any:
+    return x if math.isfinite(x) else str(x)
+
+
+def results_json(result: ExperimentResult) -> dict[str, Any]:
+    return {"name": result.name, "title": result.title, "data": result.data, "epochs": result.epochs,
+            "seed": result.seed, "seconds": result.seconds, "notes": result.notes,
+            "variants": [{"name": v.name, "config": v.config, "status": v.status, "diverged": v.diverged,
+                          "seconds": v.seconds, "final": {k: _json_number(x) for k, x in v.final.items()},
+                          "cuts": [list(c) for c in v.cuts],
+                          "history": {k: [_json_number(x) for x in col] for k, col in v.history.history.items()}}
+                         for v in result.variants]}
+
+
+def write_study_outputs(result: ExperimentResult, out: Path, data: Any = None) -> list[Path]:
+    """Draw the study's figures and write ``report.md`` and ``results.json`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pictures = result.extra.get("pictures", ())
+    figures = {"curves.png": curves_figure(result.variants, f"{result.name}: {result.title}")}
+    if any(len(set(v.history["lr"])) > 1 for v in result.variants if "lr" in v.history):
+        figures["learning-rate.png"] = learning_rate_figure(result.variants, f"{result.name}: learning rate")
+    if "weights" in pictures:
+        figures["weights.png"] = weights_figure(result.variants)
+    if "activations" in pictures and data is not None:
+        n = min(len(data.X_val), 1000)
+        inputs = result.extra.get("inputs", {})  # variant name -> its Inputs (how its pixels were scaled)
+        X = {v.name: inputs[v.name](data.X_val[:n], data.pixel_max) if v.name in inputs else data.X_val[:n]
+             for v in result.variants}
+        figures["activations.png"] = activations_figure(result.variants, X)
+    files = [_save(fig, out / name) for name, fig in figures.items()]
+    report = out / "report.md"
+    report.write_text(report_markdown(result, list(figures)), encoding="utf-8")
+    with open(out / "results.json", "w", encoding="utf-8") as f:
+        json.dump(results_json(result), f, indent=1)
+    result.out = out
+    result.files = files + [report, out / "results.json"]
+    return result.files
+
+
+# ---- the summary of `run all` ------------------------------------------------------------------------------------------
+SUMMARY_HEADER = ["study", "variant", "status", "train loss (eval)", "train acc (eval)", "val loss", "val acc",
+                  "time"]
+
+
+def summary_rows(results: Sequence[ExperimentResult]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        for v in r.variants:
+            f = v.final
+            rows.append([r.name, v.name, v.status, fmt(f.get("train_loss_eval")), pct(f.get("train_accuracy_eval")),
+                         fmt(f.get("val_loss")), pct(f.get("val_accuracy")), f"{v.seconds:.1f} s"])
+    return rows
+
+
+def summary_markdown(results: Sequence[ExperimentResult], seconds: float, heading: str = "") -> str:
+    lines = [f"# nnblocks experiments: summary", ""] + ([heading, ""] if heading else [])
+    lines += [markdown_table(SUMMARY_HEADER, summary_rows(results)), "",
+              "Train loss/accuracy: the final weights on the training set in eval mode, without penalty (toy-sum: "
+              "the MSE of the final model on the four samples). Time: training wall time of the variant.", "",
+              "| study | wall time | report |", "|---|---|---|"]
+    lines += [f"| {r.name} | {r.seconds:.1f} s | {r.out / 'report.md' if r.out else '—'} |" for r in results]
+    lines += ["", f"Total wall time: {seconds:.1f} s", ""]
+    return "\n".join(lines)
+
+
+def summary_text(results: Sequence[ExperimentResult], seconds: float) -> str:
+    return text_table(SUMMARY_HEADER, summary_rows(results)) + f"\n\ntotal wall time {seconds:.1f} s"

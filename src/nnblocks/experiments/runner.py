@@ -1,0 +1,177 @@
+"""Running a study: train each variant with ``nnblocks.train.fit`` from the same seed, keep going when one diverges,
+then write the report and the figures.
+
+Done the careful way:
+
+- ``fit`` trains in train mode and validates in eval mode (dropout off, batch norm on its running statistics).
+- A penalty (L1/L2) is part of the *training objective* only: ``PenalizedLoss`` adds it while the model is in
+  training mode and returns the bare cross-entropy in eval mode, so ``val_loss`` is comparable across variants.
+  The history's ``loss`` of a penalized variant is cross-entropy + penalty; its ``data_loss`` and ``penalty``
+  columns hold the two parts (epoch means over batches, measured as training went).
+- After training, the final weights are evaluated on the training set too, in eval mode and without penalty
+  (``train_loss_eval``, ``train_accuracy_eval``): the on-the-fly training numbers mix weights from the whole epoch
+  and, with dropout, a thinned network, so they are not the right side of an overfitting comparison.
+- A variant whose loss becomes NaN/inf (``TrainingDiverged``) is recorded with the epochs it completed and the
+  message, and the study goes on with the other variants.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from nnblocks import nn, random as nb_random
+from nnblocks.data import DataLoader, TensorDataset
+from nnblocks.experiments.base import ExperimentResult, RunConfig, Study, Variant, VariantResult
+from nnblocks.experiments.data import ExperimentData, load_data
+from nnblocks.train import Callback, History, LRSchedulerCallback, TrainingDiverged, evaluate, fit
+
+VAL_BATCH = 1000  # evaluation batch size: only memory depends on it (eval mode makes samples independent)
+
+
+class PenalizedLoss:
+    """``loss_fn(out, y) + penalty(model)`` while ``model`` trains; ``loss_fn(out, y)`` alone in eval mode.
+
+    Keeps running sums of both parts (per sample) so ``PenaltyLog`` can record their epoch means.
+    """
+
+    def __init__(self, loss_fn: Any, model: nn.Module, penalty: Any) -> None:
+        self.loss_fn, self.model, self.penalty = loss_fn, model, penalty
+        self.data_sum = self.penalty_sum = 0.0
+        self.seen = 0
+
+    def __call__(self, out: Any, y: Any) -> Any:
+        data_loss = self.loss_fn(out, y)
+        if not self.model.training:
+            return data_loss
+        term = self.penalty(self.model)
+        n = len(y.data)
+        self.data_sum += data_loss.item() * n
+        self.penalty_sum += term.item() * n
+        self.seen += n
+        return data_loss + term
+
+
+class PenaltyLog(Callback):
+    """At each epoch's end, move ``PenalizedLoss``'s running sums into per-epoch ``data_loss`` / ``penalty`` lists."""
+
+    def __init__(self, loss: PenalizedLoss) -> None:
+        self.loss = loss
+        self.data_loss: list[float] = []
+        self.penalty: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        n = max(self.loss.seen, 1)
+        self.data_loss.append(self.loss.data_sum / n)
+        self.penalty.append(self.loss.penalty_sum / n)
+        self.loss.data_sum = self.loss.penalty_sum = 0.0
+        self.loss.seen = 0
+
+
+class EpochPrinter(Callback):
+    """One progress line per epoch through ``RunConfig.say``."""
+
+    def __init__(self, config: RunConfig, label: str, epochs: int) -> None:
+        self.config, self.label, self.epochs = config, label, epochs
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        self.config.say(f"  [{self.label}] epoch {epoch + 1}/{self.epochs}  loss {logs['loss']:.4g}  "
+                        f"val_loss {logs.get('val_loss', math.nan):.4g}  "
+                        f"val_acc {logs.get('val_accuracy', math.nan):.4f}  lr {logs['lr']:.3g}  ({now - self.started:.1f}s)")
+        self.started = now
+
+
+def _add_column(history: History, key: str, values: list[float]) -> None:
+    """Attach a per-epoch column recorded outside ``fit`` (padded with NaN if training stopped mid-epoch)."""
+    n = len(history)
+    history.history[key] = [float(v) for v in values[:n]] + [math.nan] * max(0, n - len(values))
+
+
+def final_metrics(model: nn.Module, history: History, train_loader_eval: Any) -> dict[str, float]:
+    """The last epoch's logged numbers plus the final weights measured on the training set in eval mode."""
+    last = history.last()
+    out = {key: float(last.get(key, math.nan)) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    for key in ("data_loss", "penalty"):
+        if key in last:
+            out[key] = float(last[key])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        measured = evaluate(model, train_loader_eval, nn.CrossEntropyLoss(), ("accuracy",))
+    out["train_loss_eval"], out["train_accuracy_eval"] = float(measured["loss"]), float(measured["accuracy"])
+    if "val_accuracy" in history and any(math.isfinite(v) for v in history["val_accuracy"]):
+        epoch, best = history.best("val_accuracy", mode="max")
+        out["best_val_accuracy"], out["best_epoch"] = float(best), float(epoch)
+    return out
+
+
+def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: RunConfig,
+                  label: str = "", inputs_cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> VariantResult:
+    """Build the variant from ``config.seed``, train it with ``fit``, and return its result (diverged or not)."""
+    nb_random.manual_seed(config.seed)  # anything drawing from the global generator starts the same way too
+    model = variant.model(data.n_features, data.n_classes, config.seed)
+    optimizer = variant.optimizer(model.parameters())
+    cache = inputs_cache if inputs_cache is not None else {}
+    if variant.inputs.name not in cache:
+        cache[variant.inputs.name] = (variant.inputs(data.X_train, data.pixel_max),
+                                      variant.inputs(data.X_val, data.pixel_max))
+    X_train, X_val = cache[variant.inputs.name]
+    train_set = TensorDataset(X_train, data.y_train)
+    train_loader = DataLoader(train_set, batch_size=variant.batch_size, shuffle=True, seed=config.seed)
+    val_loader = DataLoader(TensorDataset(X_val, data.y_val), batch_size=VAL_BATCH)
+
+    loss_fn: Any = nn.CrossEntropyLoss()
+    callbacks: list[Callback] = []
+    penalty_log = None
+    if variant.penalty is not None:
+        loss_fn = PenalizedLoss(loss_fn, model, variant.penalty)
+        penalty_log = PenaltyLog(loss_fn)
+        callbacks.append(penalty_log)
+    scheduler = variant.scheduler(optimizer, verbose=config.log is not None) if variant.scheduler else None
+    if scheduler is not None:
+        callbacks.append(LRSchedulerCallback(scheduler, monitor="val_loss"))
+    callbacks.append(EpochPrinter(config, label or variant.name, epochs))
+
+    started = time.perf_counter()
+    diverged = None
+    try:
+        history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=epochs, callbacks=callbacks,
+                      progress=False)
+    except TrainingDiverged as exc:
+        history, diverged = exc.history, str(exc)
+        config.say(f"  [{label or variant.name}] DIVERGED: {exc}")
+    seconds = time.perf_counter() - started
+    if penalty_log is not None:
+        _add_column(history, "data_loss", penalty_log.data_loss)
+        _add_column(history, "penalty", penalty_log.penalty)
+    train_eval_loader = DataLoader(train_set, batch_size=VAL_BATCH)
+    result = VariantResult(variant.name, variant.describe(data.n_features, data.n_classes, data.pixel_max),
+                           history, seconds, diverged=diverged, model=model,
+                           cuts=list(getattr(scheduler, "cuts", [])))
+    result.final = final_metrics(model, history, train_eval_loader) if len(history) else \
+        {k: math.nan for k in ("loss", "accuracy", "val_loss", "val_accuracy", "train_loss_eval", "train_accuracy_eval")}
+    return result
+
+
+def run_study(study: Study, config: RunConfig, data: ExperimentData | None = None) -> ExperimentResult:
+    """Train every variant of ``study`` and write its report and figures to ``config.out`` (if set)."""
+    if data is None:
+        data = load_data(config.dataset, config.data_dir, config.download, config.subset, config.seed)
+    epochs = config.epochs if config.epochs is not None else study.epochs
+    config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed})")
+    started = time.perf_counter()
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache) for v in study.variants]
+    result = ExperimentResult(study.name, study.title, study.description, data.describe(), epochs, config.seed,
+                              variants, time.perf_counter() - started, notice=study.notice)
+    result.extra["data"] = data
+    result.extra["pictures"] = study.pictures
+    result.extra["inputs"] = {v.name: v.inputs for v in study.variants}
+    if config.out is not None:
+        from nnblocks.experiments.report import write_study_outputs
+
+        write_study_outputs(result, config.out, data)
+        config.say(f"{study.name}: report written to {config.out / 'report.md'}")
+    return result
