@@ -8,7 +8,8 @@
 Writes into ``--out`` (default ``nnblocks-out/train-<dataset>``): ``history.csv``, ``history.json``, ``loss.png``,
 ``accuracy.png`` and ``confusion_matrix.png`` (classification), and ``model.npz``: the checkpoint (weights,
 optimizer, scheduler, history, random states and the run's config, rewritten after every epoch), which
-``--resume`` continues and ``nnblocks evaluate`` rebuilds the model from.
+``--resume`` continues and ``nnblocks evaluate`` rebuilds the model from. With ``--check-gradients N``, also
+``gradient_check.png``: the engine's gradients checked against float64 finite differences every N steps.
 
 Data: digits, the toy sets and your own files get a seeded, stratified train/validation/test split
 (``--val-fraction``, ``--test-fraction``); MNIST and Fashion-MNIST keep their official test set and carve the
@@ -25,6 +26,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resume", default=None, metavar="CKPT",
                      help="continue the run saved in this checkpoint (its model, data and optimizer settings)")
     run.add_argument("--quiet", action="store_true", help="print only the final summary")
+    run.add_argument("--check-gradients", type=_positive_int, default=None, metavar="N",
+                     help="on the first step and every N-th, check 5 weights per parameter against float64 finite "
+                          "differences; writes gradient_check.png and warns on a mismatch")
     p.set_defaults(func=run_command, _parser=p)
 
 
@@ -438,6 +443,23 @@ def _check_loss(config: dict[str, Any], splits: dict[str, Any], parser: argparse
         splits["out_features"] = 1
 
 
+def _report_warnings(caught: list) -> int:
+    """Print the gradient-check warnings recorded during fit on stderr (re-issue the others); return their count."""
+    from nnblocks.train.gradient_check import GradientCheckWarning
+
+    count = 0
+    for w in caught:
+        if issubclass(w.category, GradientCheckWarning):
+            count += 1
+            if count <= 10:
+                print(f"nnblocks train: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if count > 10:
+        print(f"nnblocks train: warning: ... and {count - 10} more gradient-check warnings", file=sys.stderr)
+    return count
+
+
 def run_command(args: argparse.Namespace) -> int:
     from nnblocks.errors import CheckpointError, DataError
     from nnblocks.train import (
@@ -451,6 +473,7 @@ def run_command(args: argparse.Namespace) -> int:
         read_checkpoint,
         save_checkpoint,
     )
+    from nnblocks.train.gradient_check import GradientCheckWarning
 
     parser: argparse.ArgumentParser = args._parser
     started = time.perf_counter()
@@ -512,14 +535,20 @@ def run_command(args: argparse.Namespace) -> int:
         callbacks.append(_epoch_printer(args.epochs))
     out.mkdir(parents=True, exist_ok=True)
     fit_started = time.perf_counter()
-    try:
-        history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, metrics=metrics,
-                      callbacks=callbacks, scheduler=scheduler, progress=(not args.quiet and tty),
-                      start_epoch=start_epoch, history=history)
-    except TrainingDiverged as exc:
-        print(f"nnblocks train: error: {exc}", file=sys.stderr)
-        if len(exc.history):
-            exc.history.to_csv(out / "history.csv")
+    diverged = None
+    with warnings.catch_warnings(record=True) as caught:  # gradient-check warnings are printed as one line each
+        warnings.simplefilter("always", GradientCheckWarning)
+        try:
+            history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=args.epochs, metrics=metrics,
+                          callbacks=callbacks, scheduler=scheduler, progress=(not args.quiet and tty),
+                          start_epoch=start_epoch, history=history, check_gradients=args.check_gradients)
+        except TrainingDiverged as exc:
+            diverged = exc
+    mismatches = _report_warnings(caught)
+    if diverged is not None:
+        print(f"nnblocks train: error: {diverged}", file=sys.stderr)
+        if len(diverged.history):
+            diverged.history.to_csv(out / "history.csv")
         return 1
     seconds = time.perf_counter() - fit_started
     save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch=len(history), history=history,
@@ -546,6 +575,17 @@ def run_command(args: argparse.Namespace) -> int:
                    f"{len(history)} epochs, {seconds:.1f} s")
     else:
         summary = f"{name}: test {config['loss']} loss {result['loss']:.4g} after {len(history)} epochs, {seconds:.1f} s"
+    if args.check_gradients and history.grad_checks:
+        from nnblocks.train.gradient_check import DEFAULT_RTOL, summarize
+        from nnblocks.viz.gradient_check import plot_gradient_checks
+
+        paths["gradient check plot"] = Path(save_figure(
+            plot_gradient_checks(history, tolerance=DEFAULT_RTOL, title=f"{name}: gradient checks every "
+                                 f"{args.check_gradients} steps"), out / "gradient_check.png"))
+        worst = "  ".join(f"{k} {v:.1e}" for k, v in summarize(history.grad_checks).items())
+        summary += (f"\n  gradient checks ({len(history.grad_checks)} steps, largest relative error per parameter): "
+                    f"{worst}; " + (f"{mismatches} MISMATCHES above {DEFAULT_RTOL:g}" if mismatches
+                                    else f"all below the tolerance {DEFAULT_RTOL:g}"))
     print(summary)
     for label, path in paths.items():
         print(f"  {label}: {path}")

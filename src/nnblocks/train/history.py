@@ -4,6 +4,8 @@
 ``history["accuracy"]`` / ``history["val_accuracy"]`` the metrics, ``history["lr"]`` the learning rate used during
 each epoch, ``history["epoch"]`` the epoch numbers (1, 2, ...). Wall-clock seconds per epoch are kept apart in
 ``history.times`` so that two runs with the same seed compare equal (``==``) even though they took different times.
+With ``fit(check_gradients=N)``, ``history.grad_checks`` holds one record per checked step,
+``{"step", "epoch", "errors": {parameter name: largest relative error}}`` (see ``nnblocks.train.gradient_check``).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class History:
         self.history: dict[str, list[float]] = {}
         self.batch_loss: list[float] = []  # every batch's loss, when fit(record_batches=True)
         self.times: list[float] = []  # seconds per epoch (not part of equality)
+        self.grad_checks: list[dict[str, Any]] = []  # fit(check_gradients=N): see nnblocks.train.gradient_check
 
     # ---- filling ----------------------------------------------------------------------------------------------------
     def append(self, logs: dict[str, Any], seconds: float | None = None) -> None:
@@ -69,7 +72,8 @@ class History:
             return NotImplemented
         # NaN != NaN as floats; compare their text instead so identical runs with a NaN column still match.
         return json.dumps(self.history) == json.dumps(other.history) and \
-            json.dumps(self.batch_loss) == json.dumps(other.batch_loss)
+            json.dumps(self.batch_loss) == json.dumps(other.batch_loss) and \
+            json.dumps(self.grad_checks) == json.dumps(other.grad_checks)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v:.4g}" for k, v in self.last().items() if k != "epoch")
@@ -78,7 +82,7 @@ class History:
     # ---- saving -----------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"history": {k: list(v) for k, v in self.history.items()}, "batch_loss": list(self.batch_loss),
-                "times": list(self.times)}
+                "times": list(self.times), "grad_checks": json.loads(json.dumps(self.grad_checks))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
@@ -86,6 +90,7 @@ class History:
         h.history = {k: [int(x) if k == "epoch" else float(x) for x in v] for k, v in data.get("history", {}).items()}
         h.batch_loss = [float(x) for x in data.get("batch_loss", [])]
         h.times = [float(x) for x in data.get("times", [])]
+        h.grad_checks = json.loads(json.dumps(data.get("grad_checks", [])))
         return h
 
     def copy(self) -> "History":
