@@ -102,7 +102,10 @@ def test_correct_models_pass_with_small_errors_for_every_parameter():
 
 def test_dropout_masks_are_replayed_and_training_is_unchanged_by_checks():
     def run(check):
-        model = nn.Sequential(nn.Linear(4, 16, seed=0), nn.ReLU(), nn.Dropout(0.5, seed=3), nn.Linear(16, 3, seed=1))
+        masks = np.random.default_rng(3)  # one generator shared by both Dropout layers, drawn from in turn
+        model = nn.Sequential(nn.Linear(4, 16, seed=0), nn.ReLU(), nn.Dropout(0.5, seed=masks),
+                              nn.Linear(16, 16, seed=1), nn.Tanh(), nn.Dropout(0.3, seed=masks),
+                              nn.Linear(16, 3, seed=2))
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
         h = fit(model, nn.CrossEntropyLoss(), opt, blob_loader(), epochs=2, metrics=None, check_gradients=check)
         return model, h

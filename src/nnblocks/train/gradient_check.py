@@ -23,8 +23,8 @@ index and both values.
 
 Randomness: BatchNorm in training mode normalises with the batch's own statistics, which the same batch reproduces.
 Dropout draws a new mask on every forward pass, so the masks of the training step are replayed: the checker saves
-each ``nn.Dropout``'s generator before the training forward pass and, in the float64 copy, redraws the same mask
-(same generator state, same dtype) on every re-evaluation. Randomness it cannot replay (e.g. ``F.dropout`` on the
+the ``nn.Dropout`` layers' generators before the training forward pass and, in the float64 copy, rewinds them before
+every re-evaluation, so each layer redraws its mask (same generator state, same order, same dtype). Randomness it cannot replay (e.g. ``F.dropout`` on the
 global generator inside a custom ``forward``) makes two re-evaluations of the loss differ, or differ from the step's
 loss; that is detected and reported as a warning (errors recorded as NaN) instead of as wrong gradients.
 
@@ -77,18 +77,48 @@ def relative_error(engine: np.ndarray, numeric: np.ndarray, floor: float) -> np.
     return np.where(np.isfinite(err), err, np.inf)
 
 
-class _ReplayDropout:
-    """Stands in for an ``nn.Dropout.forward`` in the float64 copy: redraws the training step's mask every call."""
+class _DropoutReplay:
+    """The dropout generators as they were before the training step's forward pass, rewound before each re-run.
 
-    def __init__(self, module: Any, rng: np.random.Generator, dtype: np.dtype) -> None:
-        self.module, self.rng, self.dtype = module, rng, dtype
+    Several Dropout modules may share one generator (drawing one after the other in the forward pass), so the
+    generators are saved once each and rewound together; each module then draws from its own (possibly shared) one
+    in forward order, exactly as in the training step.
+    """
+
+    def __init__(self, model: Any) -> None:
+        from nnblocks.nn import Dropout
+
+        self.saved: dict[int, np.random.Generator] = {}
+        self.owner: dict[str, int] = {}  # module name -> key of its generator
+        for name, m in model.named_modules():
+            if isinstance(m, Dropout) and m.training and 0 < m.p:
+                self.saved.setdefault(id(m.rng), copy.deepcopy(m.rng))
+                self.owner[name] = id(m.rng)
+        self.current: dict[int, np.random.Generator] = {}
+
+    def rewind(self) -> None:
+        self.current = {key: copy.deepcopy(g) for key, g in self.saved.items()}
+
+    def install(self, model64: Any, dtype: np.dtype) -> None:
+        """Make the copy's Dropout modules draw from the rewound generators (with the training step's dtype)."""
+        for name, m in model64.named_modules():
+            if name in self.owner:
+                # an instance attribute shadows the class's forward for this copy only (Module.__call__ calls it)
+                object.__setattr__(m, "forward", _ReplayDropout(m, self, self.owner[name], dtype))
+
+
+class _ReplayDropout:
+    """Stands in for an ``nn.Dropout.forward`` in the float64 copy: redraws the training step's mask."""
+
+    def __init__(self, module: Any, replay: _DropoutReplay, key: int, dtype: np.dtype) -> None:
+        self.module, self.replay, self.key, self.dtype = module, replay, key, dtype
 
     def __call__(self, x: Tensor) -> Tensor:
         p = self.module.p
         if p == 1:
             return x * 0.0
         # the same draw nn.Dropout made: same generator state, same shape, same dtype as the float32 forward pass
-        keep = copy.deepcopy(self.rng).random(x.shape, dtype=self.dtype) >= p
+        keep = self.replay.current[self.key].random(x.shape, dtype=self.dtype) >= p
         return x * (keep * np.asarray(1 / (1 - p), dtype=x.dtype))
 
 
@@ -113,7 +143,7 @@ class GradientChecker:
         self.every, self.samples = int(every), int(samples)
         self.rtol, self.atol, self.eps, self.seed = float(rtol), float(atol), float(eps), int(seed)
         self.step = 0  # optimizer steps counted so far (1-based once the first one starts)
-        self._dropout_rngs: dict[str, np.random.Generator] = {}
+        self._replay: _DropoutReplay | None = None
         self.last: list[ParameterCheck] = []  # the per-parameter details of the latest check
 
     # ---- the two hooks fit calls --------------------------------------------------------------------------------
@@ -124,10 +154,7 @@ class GradientChecker:
         self.step += 1
         if (self.step - 1) % self.every:
             return False
-        from nnblocks.nn import Dropout
-
-        self._dropout_rngs = {name: copy.deepcopy(m.rng) for name, m in model.named_modules()
-                              if isinstance(m, Dropout) and m.training and 0 < m.p}
+        self._replay = _DropoutReplay(model)
         return True
 
     def check(self, model: Any, loss_fn: Any, x: Any, y: Any, loss_value: float | None = None,
@@ -139,13 +166,16 @@ class GradientChecker:
         for every parameter whose worst element exceeds ``rtol``.
         """
         params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        model64, params64 = self._float64_copy(model)
+        replay = self._replay if self._replay is not None else _DropoutReplay(model)  # (unsaved: current state)
+        self._replay = None
+        model64, params64 = self._float64_copy(model, replay)
         x64, y64 = _as_float64(x), _as_float64(y)
         rng = np.random.default_rng([self.seed, self.step])
         layers = _layer_names(model)
         where = f"step {self.step}" + (f" (epoch {epoch})" if epoch is not None else "")
 
         def loss() -> float:
+            replay.rewind()
             with no_grad():
                 return float(loss_fn(model64(x64), y64).item())
 
@@ -197,14 +227,12 @@ class GradientChecker:
         return record
 
     # ---- helpers ------------------------------------------------------------------------------------------------
-    def _float64_copy(self, model: Any) -> tuple[Any, dict[str, Any]]:
+    @staticmethod
+    def _float64_copy(model: Any, replay: _DropoutReplay) -> tuple[Any, dict[str, Any]]:
         """A float64 deep copy in the same mode, its Dropout modules replaying the saved masks."""
         dtype = next((np.dtype(p.dtype) for p in model.parameters()), np.dtype(np.float32))
         model64 = copy.deepcopy(model).double()
-        for name, m in model64.named_modules():
-            if name in self._dropout_rngs:
-                # an instance attribute shadows the class's forward for this copy only (Module.__call__ calls it)
-                object.__setattr__(m, "forward", _ReplayDropout(m, self._dropout_rngs[name], dtype))
+        replay.install(model64, dtype)
         return model64, dict(model64.named_parameters())
 
 
