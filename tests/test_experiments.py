@@ -232,6 +232,8 @@ def test_run_all_writes_every_report_and_figure(all_run):
         assert (out / name / "weights.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "batchnorm" / "activations.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "toy-sum" / "report.md").stat().st_size > 0
+    assert "weight updates per epoch: batch-32 2, batch-10000 1 (batch 10,000 is larger than the 60 training " \
+        "images" in (out / "batch-size" / "report.md").read_text()
 
 
 def test_penalized_history_splits_data_loss_and_penalty(all_run):

@@ -50,7 +50,8 @@ class RunConfig:
 class MLP:
     """The chapter's network: ``in -> [Dropout] -> Linear -> [BatchNorm1d] -> ReLU -> ... -> [Dropout] -> Linear -> out``.
 
-    ``hidden=()`` is logistic regression (one Linear). The Linear layers draw their initial weights, in order, from
+    ``hidden=()`` is logistic regression (one Linear). ``hidden_bias=False`` drops the bias of the hidden Linear
+    layers (redundant before a batch norm, which subtracts the batch mean anyway). The Linear layers draw their initial weights, in order, from
     one generator seeded with ``seed``; dropout masks come from a second generator, so adding dropout does not
     change the initial weights.
     """
@@ -58,6 +59,7 @@ class MLP:
     hidden: tuple[int, ...] = (1000,)
     batchnorm: bool = False
     dropout: float = 0.0
+    hidden_bias: bool = True
 
     def __call__(self, n_in: int, n_out: int, seed: int) -> nn.Sequential:
         init_rng = np.random.default_rng(seed)
@@ -67,7 +69,7 @@ class MLP:
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             if self.dropout:
                 layers.append(nn.Dropout(self.dropout, seed=mask_rng))
-            layers.append(nn.Linear(a, b, seed=init_rng))
+            layers.append(nn.Linear(a, b, bias=self.hidden_bias or i == len(self.hidden), seed=init_rng))
             if i < len(self.hidden):
                 if self.batchnorm:
                     layers.append(nn.BatchNorm1d(b))
@@ -80,7 +82,7 @@ class MLP:
         for i, size in enumerate((*self.hidden, n_out)):
             if self.dropout:
                 parts.append(f"Dropout({self.dropout:g})")
-            parts.append(f"Linear {size}")
+            parts.append(f"Linear {size}" + (" (no bias)" if i < len(self.hidden) and not self.hidden_bias else ""))
             if i < len(self.hidden):
                 parts += ["BatchNorm1d", "ReLU"] if self.batchnorm else ["ReLU"]
         return " -> ".join(parts)

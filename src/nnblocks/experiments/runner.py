@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,6 +156,57 @@ def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: R
     return result
 
 
+def batch_statistics_accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy on ``(X, y)`` with batch norm using this batch's own statistics (train mode, one batch) - what a
+    validation without ``model.eval()`` reports. The model's state (running statistics) is restored afterwards."""
+    from nnblocks import no_grad
+    from nnblocks.tensor import Tensor
+
+    state, was_training = model.state_dict(), model.training
+    try:
+        model.train()
+        with no_grad():
+            return float(np.mean(model(Tensor(X)).data.argmax(axis=1) == y))
+    finally:
+        model.load_state_dict(state)
+        model.train(was_training)
+
+
+def measured_notes(result: ExperimentResult, data: ExperimentData, study: Study) -> list[str]:
+    """Plain-words observations of this run (rankings, gaps, steps, cuts, divergences) for the report."""
+    notes = []
+    done = [v for v in result.variants if math.isfinite(v.final.get("val_accuracy", math.nan))]
+    ranked = sorted(done, key=lambda v: -v.final["val_accuracy"])
+    if ranked:
+        notes.append("final validation accuracy, best first: " + ", ".join(
+            f"{v.name} {100 * v.final['val_accuracy']:.2f} %" for v in ranked))
+        notes.append("overfitting gap (train accuracy in eval mode minus validation accuracy): " + ", ".join(
+            f"{v.name} {100 * (v.final['train_accuracy_eval'] - v.final['val_accuracy']):+.2f} points" for v in done))
+    sizes = {v.batch_size for v in study.variants}
+    if len(sizes) > 1:
+        n = len(data.y_train)
+        notes.append("weight updates per epoch: " + ", ".join(
+            f"{v.name} {math.ceil(n / v.batch_size):,}" for v in study.variants)
+            + (f" (batch {max(sizes):,} is larger than the {n:,} training images: full-batch gradient descent)"
+               if max(sizes) >= n else ""))
+    for variant, v in zip(study.variants, result.variants):
+        if variant.model.batchnorm and not variant.model.dropout and math.isfinite(v.final["val_accuracy"]):
+            X = variant.inputs(data.X_val, data.pixel_max)
+            notes.append(f"{v.name}: validation accuracy {100 * v.final['val_accuracy']:.2f} % in eval mode (running "
+                         f"statistics) against {100 * batch_statistics_accuracy(v.model, X, data.y_val):.2f} % with "
+                         "the validation set's own batch statistics (train mode, as a validation without "
+                         "model.eval() would measure)")
+    for v in result.variants:
+        if v.cuts:
+            notes.append(f"{v.name}: {len(v.cuts)} learning-rate cut(s), after epochs "
+                         + ", ".join(str(e) for e, _, _ in v.cuts) + f"; final rate {v.cuts[-1][2]:.3g}")
+        elif any(variant.name == v.name and variant.scheduler for variant in study.variants):
+            notes.append(f"{v.name}: the validation loss improved by more than the threshold every epoch: no cut")
+        if v.diverged:
+            notes.append(f"{v.name} diverged after {len(v.history)} complete epoch(s); the other variants ran on")
+    return notes
+
+
 def run_study(study: Study, config: RunConfig, data: ExperimentData | None = None) -> ExperimentResult:
     """Train every variant of ``study`` and write its report and figures to ``config.out`` (if set)."""
     if data is None:
@@ -169,9 +221,11 @@ def run_study(study: Study, config: RunConfig, data: ExperimentData | None = Non
     result.extra["data"] = data
     result.extra["pictures"] = study.pictures
     result.extra["inputs"] = {v.name: v.inputs for v in study.variants}
+    result.notes = measured_notes(result, data, study)
     if config.out is not None:
         from nnblocks.experiments.report import write_study_outputs
 
-        write_study_outputs(result, config.out, data)
-        config.say(f"{study.name}: report written to {config.out / 'report.md'}")
+        out = Path(config.out)
+        write_study_outputs(result, out, data)
+        config.say(f"{study.name}: report written to {out / 'report.md'}")
     return result
