@@ -15,7 +15,9 @@ The floor ``atol / rtol`` in the denominator is there because the engine's gradi
 tiny because large terms cancel carries a rounding error of about float32's epsilon times those terms, so its
 *relative* error can be large although the gradient is right. Below the floor the error is measured against the
 floor instead, so a relative error above ``rtol`` means ``|engine - numeric| > max(atol, rtol * scale)``: a real
-mismatch. Measured on digits (64-128-10 ReLU, batch 32): correct gradients stay below 1e-4 with the defaults.
+mismatch. Measured with the defaults on digits (``nnblocks train --check-gradients 10``, 20 epochs, 80 checks):
+correct gradients reach at most 1.0e-4 (64-128-10 ReLU) and 2.4e-4 (with BatchNorm1d and Dropout 0.2), 40x below
+the tolerance, while a backward that is off by a factor 2 gives 0.5.
 
 The largest relative error of each parameter goes into ``history.grad_checks`` (one record per checked step) and a
 value above ``rtol`` is reported with a ``GradientCheckWarning`` naming the layer, the parameter, the element's
