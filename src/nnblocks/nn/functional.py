@@ -32,8 +32,11 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: SeedLike = N
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
-    keep = get_generator(seed).random(x.shape) >= p
-    return x * (keep * np.asarray(1 / (1 - p), dtype=x.dtype)) if p < 1 else x * 0.0
+    if p == 1:
+        return x * 0.0
+    # masks drawn in the input's float dtype: float32 draws are half the work, and nn.Dropout draws the same way
+    uniform = get_generator(seed).random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    return x * ((uniform >= p) * np.asarray(1 / (1 - p), dtype=x.dtype))
 
 
 def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarray | None, weight: Tensor | None,

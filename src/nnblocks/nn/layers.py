@@ -115,12 +115,9 @@ class Dropout(Module):
         self.rng = get_generator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
-            return x
-        if self.p == 1:
-            return x * 0.0
-        keep = self.rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64) >= self.p
-        return x * (keep * np.asarray(1 / (1 - self.p), dtype=x.dtype))
+        from nnblocks.nn import functional as F
+
+        return F.dropout(x, self.p, self.training, seed=self.rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

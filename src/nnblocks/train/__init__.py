@@ -16,11 +16,12 @@ from nnblocks.train.checkpoint import (
     save_checkpoint,
 )
 from nnblocks.train.fit import TrainingDiverged, current_lr, fit
+from nnblocks.train.gradient_check import GradientChecker, GradientCheckWarning
 from nnblocks.train.history import History
 from nnblocks.train.metrics import accuracy, confusion_matrix, evaluate, predict_classes
 
 __all__ = [
-    "fit", "TrainingDiverged", "current_lr", "History",
+    "fit", "TrainingDiverged", "GradientChecker", "GradientCheckWarning", "current_lr", "History",
     "accuracy", "confusion_matrix", "evaluate", "predict_classes",
     "Callback", "TrainingContext", "EarlyStopping", "LRSchedulerCallback", "ModelCheckpoint",
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "loader_generators", "model_generators",
