@@ -45,6 +45,7 @@ LABELS = {"nnblocks": "nnblocks", "pytorch": "PyTorch", "numpy": "NumPy MLP", "s
           "gemm": "GEMM bound"}
 IN_FEATURES, HIDDEN, CLASSES = 784, 1000, 10
 LR = 0.01
+NOISY = 1.5  # a row whose max/min samples/s exceeds this is flagged in the table
 
 
 # ====================================================================================================================
@@ -707,6 +708,7 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"load average (1 min) at start {start:.2f}, at end {end:.2f}")
     header = f"{'batch':>6}  {'system':<13} {'samples/s':>11}  {'min .. max':>21}  {'test acc':>8}  {'peak RSS':>9}"
     lines += ["", header, "-" * len(header)]
+    noisy = False
     for batch, per_system in report["results"].items():
         for system, s in per_system.items():
             name = LABELS[system]
@@ -714,9 +716,15 @@ def format_table(report: dict[str, Any]) -> str:
                 lines.append(f"{batch:>6}  {name:<13} {'FAILED':>11}  {s['errors'][0][:60]}")
                 continue
             spread = f"{s['min_samples_per_s']:,.0f} .. {s['max_samples_per_s']:,.0f}"
+            if s["max_samples_per_s"] > NOISY * s["min_samples_per_s"]:
+                spread += " !"
+                noisy = True
             acc = f"{100 * s['test_accuracy']:.1f}%" if "test_accuracy" in s else ""
             lines.append(f"{batch:>6}  {name:<13} {s['samples_per_s']:>11,.0f}  {spread:>21}  {acc:>8}  "
                          f"{s['peak_rss_mib']:>5.0f} MiB")
+    if noisy:
+        lines.append(f"! fastest and slowest measurement more than {NOISY}x apart: the machine was not quiet, "
+                     "do not trust that median")
     names = {"pytorch": "PyTorch", "numpy": "NumPy", "sklearn": "sklearn", "gemm": "GEMM bound"}
     columns = [s for s in ("pytorch", "numpy", "sklearn", "gemm") if s in config["systems"]]
     if "nnblocks" in config["systems"] and columns:
@@ -902,13 +910,28 @@ def growth_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def limit_threads(threads: int | None) -> Any:
+    """A context limiting this process's BLAS threads (threadpoolctl), for --backprop, which runs in-process."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("note: --threads needs threadpoolctl in --backprop mode; running with the BLAS default", file=sys.stderr)
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads)
+
+
 def backprop_main(args: argparse.Namespace) -> int:
     """Print and save the finite-difference vs. backprop comparison (one gradient, one process)."""
     seconds = 0.1 if args.quick else 1.0
     rows = []
-    for name, inputs, outputs, weights in backprop_networks(args):
-        rows.append(measure_backprop(name, inputs, outputs, weights, args.fd_sample, seconds, args.seed))
-        print(f"  measured {name}", flush=True)
+    with limit_threads(args.threads):
+        for name, inputs, outputs, weights in backprop_networks(args):
+            rows.append(measure_backprop(name, inputs, outputs, weights, args.fd_sample, seconds, args.seed))
+            print(f"  measured {name}", flush=True)
     print(f"\nOne gradient of the MSE loss, float32; 784-h-10 networks see a batch of {args.fd_batch} synthetic "
           f"MNIST-shaped inputs. 'forward' is one fundamentals.feed_forward pass; FD = one nudge + one forward pass "
           f"per weight (the chapter's forward difference); backprop = the engine's forward + backward.\n")
@@ -917,7 +940,7 @@ def backprop_main(args: argparse.Namespace) -> int:
           "each, O(W^2); backprop costs a small constant number of forward passes (the backprop/fwd column), O(W).")
     for line in growth_lines(rows):
         print("  " + line)
-    report = {"mode": "backprop", "machine": machine_description(), "fd_batch": args.fd_batch,
+    report = {"mode": "backprop", "machine": machine_description(), "threads": args.threads, "fd_batch": args.fd_batch,
               "fd_sample": args.fd_sample, "rows": rows, "growth": growth_lines(rows)}
     report["machine"]["load_average_end"] = report["machine"].pop("load_average_start")
     path = args.json_path
