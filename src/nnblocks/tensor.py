@@ -214,24 +214,7 @@ class Tensor:
                 fn.release()
 
     def _topological_order(self) -> list["Tensor"]:
-        """Tensors of the graph, each after all of its inputs: an iterative depth-first search (no recursion limit)."""
-        order: list[Tensor] = []
-        visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            if node.grad_fn is not None:
-                for parent in node.grad_fn.parents:
-                    if parent.requires_grad and id(parent) not in visited:
-                        stack.append((parent, False))
-        return order
+        return topological_order(self, through_constants=False)
 
     # ---- NumPy-like views of the data -------------------------------------------------------------------------------
     @property
@@ -450,6 +433,31 @@ class Tensor:
 
     def log_softmax(self, dim: int = -1) -> "Tensor":
         return ops.log_softmax(self, dim)
+
+
+def topological_order(root: Tensor, through_constants: bool = True) -> list[Tensor]:
+    """Tensors of the graph behind ``root``, each after all of its inputs, ``root`` last.
+
+    An iterative depth-first search (an explicit stack, not recursion), so a graph 100,000 ops deep is fine.
+    ``through_constants=False`` skips inputs that need no gradient: what backward() walks.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node.grad_fn is not None:
+            for parent in reversed(node.grad_fn.parents):
+                if (through_constants or parent.requires_grad) and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from nnblocks.errors import BackwardError
-from nnblocks.tensor import Tensor
+from nnblocks.tensor import Tensor, topological_order
 
 BIG_GRAPH = 60  # nodes above which labels shrink to one word and the figure stops growing
 ACTIVATIONS = ("Sigmoid", "ReLU", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax")
@@ -31,24 +31,9 @@ def walk_graph(root: Tensor) -> list[Tensor]:
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"walk_graph: expected a nnblocks Tensor, got {type(root).__name__}")
-    _check_not_freed(root)
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node.grad_fn is not None:
-            _check_not_freed(node)
-            for parent in reversed(node.grad_fn.parents):
-                if id(parent) not in visited:
-                    stack.append((parent, False))
+    order = topological_order(root)
+    for node in order:
+        _check_not_freed(node)
     return order
 
 
