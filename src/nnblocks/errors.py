@@ -29,3 +29,12 @@ class DataError(NNBlocksError, ValueError):
 
 class CheckpointError(NNBlocksError, ValueError):
     """A checkpoint that is corrupt, truncated, or does not match the model it is loaded into."""
+
+
+class TrainingDiverged(NNBlocksError, FloatingPointError):
+    """The loss became NaN or infinite during training. ``epoch`` and ``batch`` (1-based) say where, ``history``
+    holds the epochs completed before it (plus, with ``record_batches``, the batch losses up to the failure)."""
+
+    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, history: object) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nnblocks.errors import NNBlocksError
+from nnblocks.errors import TrainingDiverged  # noqa: F401 - raised here, re-exported by nnblocks.train
 from nnblocks.train.callbacks import Callback, LRSchedulerCallback, TrainingContext
 from nnblocks.train.gradient_check import GradientChecker, as_checker
 from nnblocks.train.history import History
@@ -37,15 +37,6 @@ from nnblocks.train.metrics import (
 )
 
 DEFAULT_METRICS: tuple[str, ...] = ("accuracy",)
-
-
-class TrainingDiverged(NNBlocksError, FloatingPointError):
-    """The loss became NaN or infinite. ``epoch`` and ``batch`` (1-based) say where, ``history`` holds the epochs
-    completed before it (plus, with ``record_batches``, the batch losses up to the failure)."""
-
-    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, history: History) -> None:
-        super().__init__(message)
-        self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history
 
 
 def current_lr(optimizer: Any) -> float:
