@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from nnblocks.viz.explain import explain
-    from nnblocks.viz.graph import draw_graph, save_figure
+    from nnblocks.viz.graph import draw_graph
 
     try:
         model, _, _, loss_fn = build_problem(args.network, args.seed, args.activation, args.loss, args.batch,
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     trace = explain(loss, params, recompute=loss_fn, max_elements=args.max_elements)
     print(trace.to_markdown() if args.format == "markdown" else trace.to_text())
     if args.figure:
-        fig = draw_graph(loss, None, show_values=True, show_grads=True, params=params)
-        written = save_figure(fig, args.figure)
+        figure = Path(args.figure)
+        written = [figure] if figure.suffix else [figure.with_suffix(".svg"), figure.with_suffix(".png")]
+        draw_graph(loss, figure, show_values=True, show_grads=True, params=params)
         print("\ngraph figure written to " + ", ".join(str(p) for p in written))
     return 0

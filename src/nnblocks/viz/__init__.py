@@ -20,7 +20,8 @@ from typing import Any
 # attribute from the module to the function, so ``nnblocks.viz.explain(loss)`` works. (explain and graph import
 # only NumPy and the engine.)
 from nnblocks.viz.explain import ChainRuleTrace, explain
-from nnblocks.viz.graph import draw_graph, layout_graph, save_figure, walk_graph
+from nnblocks.viz.figures import new_figure, save_figure
+from nnblocks.viz.graph import draw_graph, layout_graph, walk_graph
 
 _LAZY = {
     "plot_decision_boundary": "pictures",
@@ -43,7 +44,7 @@ _LAZY = {
     "gradient_check_figure": "curves",
 }
 
-__all__ = ["ChainRuleTrace", "explain", "draw_graph", "layout_graph", "save_figure", "walk_graph", *_LAZY]
+__all__ = ["ChainRuleTrace", "explain", "draw_graph", "layout_graph", "new_figure", "save_figure", "walk_graph", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from nnblocks.viz.figures import save_figure  # noqa: F401 - part of this module's API
+
 __all__ = ["gradient_check_figure", "learning_rate_study_figure", "loss_curve_figure", "save_figure"]
 
 
@@ -125,11 +127,3 @@ def gradient_check_figure(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
-
-
-def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, e.g. .png), creating the folder; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path

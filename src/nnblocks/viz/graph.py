@@ -18,6 +18,7 @@ import numpy as np
 
 from nnblocks.errors import BackwardError
 from nnblocks.tensor import Tensor, topological_order
+from nnblocks.viz.figures import new_figure, save_figure
 
 BIG_GRAPH = 60  # nodes above which labels shrink to one word and the figure stops growing
 ACTIVATIONS = ("Sigmoid", "ReLU", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax")
@@ -299,29 +300,7 @@ def draw_graph(tensor: Tensor, path: str | Path | None = None, show_values: bool
         ax.text(x, y, node.label, ha="center", va="center", fontsize=fontsize, family="monospace", zorder=3,
                 bbox=dict(boxstyle="round,pad=0.3", fc=_COLORS[node.kind], ec="#555555", lw=0.6))
     if path is not None:
-        save_figure(fig, path)
+        path = Path(path)
+        for target in [path] if path.suffix else [path.with_suffix(".svg"), path.with_suffix(".png")]:
+            save_figure(fig, target, dpi=100)
     return fig
-
-
-def new_figure(size: tuple[float, float]) -> Any:
-    """A matplotlib Figure on the Agg canvas, made without pyplot: no global figure list to leak, no window."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> list[Path]:
-    """Save ``fig`` to ``path`` (.png, .svg, .pdf...); a path without suffix gets both ``.svg`` and ``.png``.
-    Parent folders are created. Returns the paths written."""
-    import matplotlib
-
-    path = Path(path)
-    targets = [path] if path.suffix else [path.with_suffix(".svg"), path.with_suffix(".png")]
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(target, dpi=dpi)
-    return targets

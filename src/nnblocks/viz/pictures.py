@@ -19,7 +19,7 @@ import numpy as np
 
 from nnblocks.tensor import Tensor, no_grad
 from nnblocks.train.callbacks import Callback
-from nnblocks.viz.graph import new_figure, save_figure
+from nnblocks.viz.figures import new_figure, save_figure
 
 ACTIVATION_MODULES = ("ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax")
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")

@@ -10,18 +10,16 @@ import os
 from typing import Any, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from nnblocks.viz.figures import new_figure, save_figure  # noqa: F401 - save_figure re-exported for callers
 
 
 def _new_figure(size: tuple[float, float] = (6.0, 4.0), margins: dict[str, float] | None = None) -> Figure:
     # Fixed margins instead of a layout engine: constrained layout measured twice as slow to save, for small plots
     # whose labels fit these margins anyway.
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(**(margins or {"left": 0.13, "right": 0.97, "bottom": 0.13, "top": 0.91}))
-    return fig
+    return new_figure(size, margins or {"left": 0.13, "right": 0.97, "bottom": 0.13, "top": 0.91})
 
 
 def _column(history: Any, key: str) -> list[float] | None:
@@ -116,13 +114,3 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str] | None = None,
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="white" if peak and values[i, j] > peak / 2 else "black")
     return fig
-
-
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> str:
-    """Write ``fig`` to ``path`` (format from the extension, e.g. PNG); creates the folder. Returns the path."""
-    path = os.fspath(path)
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
