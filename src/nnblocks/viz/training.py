@@ -6,7 +6,6 @@ canvas), so it works the same in a script, a test or a notebook (where a returne
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import numpy as np
