@@ -141,7 +141,7 @@ def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, st
     n_cols = max(len(panels) for _, panels in rows)
     height = 2.3 * len(rows) + 0.6
     fig = _figure((3.3 * n_cols, height), constrained=False)
-    fig.subplots_adjust(left=0.09 / n_cols ** 0.5, right=0.98, bottom=0.35 / height, top=1 - 0.65 / height,
+    fig.subplots_adjust(left=0.09 / n_cols ** 0.5, right=0.98, bottom=0.35 / height, top=1 - 0.9 / height,
                         hspace=0.75, wspace=0.3)
     for r, (row_name, panels) in enumerate(rows):
         for c, (name, values, note) in enumerate(panels):
