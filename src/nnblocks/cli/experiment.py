@@ -15,15 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from nnblocks.cli.argtypes import positive_int as _positive_int
 
 
 def register(subparsers: Any) -> None:

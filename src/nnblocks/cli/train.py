@@ -22,13 +22,19 @@ The helpers here (``load_splits``, ``build_model``, ``make_loss``) are shared wi
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from nnblocks.cli.argtypes import fraction as _fraction
+from nnblocks.cli.argtypes import nonneg_float as _nonneg_float
+from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
+from nnblocks.cli.argtypes import positive_float as _positive_float
+from nnblocks.cli.argtypes import positive_int as _positive_int
+from nnblocks.cli.argtypes import probability as _probability
 
 NAMED_DATASETS = ("digits", "mnist", "fashion-mnist")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
@@ -41,47 +47,6 @@ DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 RUN_KEYS = ("dataset", "label_column", "samples", "hidden", "activation", "dropout", "batchnorm", "loss", "optimizer",
             "lr", "momentum", "weight_decay", "scheduler", "batch_size", "seed", "scale", "val_fraction",
             "test_fraction")
-
-
-# ---- flag types: argparse turns their ArgumentTypeError into "argument --flag: message", exit code 2 -----------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _float_in(low: float, high: float, low_open: bool, high_open: bool, what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        ok = math.isfinite(value) and (value > low if low_open else value >= low) and \
-            (value < high if high_open else value <= high)
-        if not ok:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-    return parse
-
-
-_positive_float = _float_in(0.0, math.inf, True, True, "a positive number")
-_nonneg_float = _float_in(0.0, math.inf, False, True, "a number >= 0")
-_fraction = _float_in(0.0, 1.0, True, True, "a fraction strictly between 0 and 1")
-_probability = _float_in(0.0, 1.0, False, True, "a probability in [0, 1)")
 
 
 def _dataset(text: str) -> str:
