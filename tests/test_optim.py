@@ -359,3 +359,30 @@ def test_bad_params_raise_clear_errors():
     p.grad = np.ones(3)
     with pytest.raises(ShapeError, match=r"shape \(2,\) but its gradient has shape \(3,\)"):
         opt.step()
+
+
+def test_add_scaled_with_scratch_leaves_the_gradient_untouched():
+    # target += alpha * x through a caller-owned scratch array: x (a gradient, read-only by contract) is not written
+    target = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = np.full((2, 3), 2.0, dtype=np.float32)
+    x.flags.writeable = False
+    scratch = np.empty_like(target)
+    add_scaled_(target, x, -0.5, scratch)
+    np.testing.assert_array_equal(target, [[-1, 0, 1], [2, 3, 4]])
+    np.testing.assert_array_equal(scratch, np.full((2, 3), -1.0))
+
+
+def test_importing_nnblocks_keeps_freed_memory_on_glibc():
+    # the allocator setting is applied at import on Linux/glibc (and reported False elsewhere or when disabled)
+    import os
+    import sys
+
+    from nnblocks._memory import keep_freed_memory
+
+    if sys.platform.startswith("linux") and os.environ.get("NNBLOCKS_KEEP_MEMORY", "1") != "0":
+        assert keep_freed_memory() is True
+    os.environ["NNBLOCKS_KEEP_MEMORY"] = "0"
+    try:
+        assert keep_freed_memory() is False
+    finally:
+        del os.environ["NNBLOCKS_KEEP_MEMORY"]

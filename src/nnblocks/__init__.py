@@ -8,6 +8,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from nnblocks._memory import keep_freed_memory
+
+keep_freed_memory()  # see nnblocks/_memory.py: large NumPy temporaries are reused instead of page-faulted back in
+
 from nnblocks.errors import BackwardError, CheckpointError, DataError, DTypeError, NNBlocksError, ShapeError
 from nnblocks.tensor import (
     Tensor,

@@ -59,7 +59,7 @@ class SGD(Optimizer):
         maximize = group["maximize"]
         if momentum == 0 and weight_decay == 0:
             # Plain SGD: one axpy over the parameter, the sign of maximize folded into the step size.
-            add_scaled_(p.data, grad, lr if maximize else -lr)
+            add_scaled_(p.data, grad, lr if maximize else -lr, self._scratch_like(p.data))
             return
 
         # d: the (possibly decayed, possibly negated) gradient. It may alias grad, so it is never written to.
@@ -86,4 +86,4 @@ class SGD(Optimizer):
             direction += d
             add_scaled_(p.data, direction, -lr)
         else:
-            add_scaled_(p.data, buf, -lr)
+            add_scaled_(p.data, buf, -lr, self._scratch_like(p.data))
