@@ -148,9 +148,10 @@ class CrossEntropy(Function):
         _check_reduction("cross_entropy", reduction)
         self.reduction = reduction
         shifted = x - x.max(axis=1, keepdims=True)
-        log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        log_p = shifted - log_z
-        self.softmax = np.exp(log_p)
+        e = np.exp(shifted)
+        z = e.sum(axis=1, keepdims=True)
+        log_p = shifted - np.log(z)
+        self.softmax = np.divide(e, z, out=e)  # one exp serves both the loss and the gradient
         if target.dtype.kind == "f" and target.shape == x.shape and x.ndim == 2:
             # probability targets: L_n = -sum_c w_c t_nc log p_nc, gradient softmax * sum_c w_c t_nc - w * t
             if weight is not None:
