@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nnblocks import ShapeError, Tensor, gradcheck
-from nnblocks import nn
+from nnblocks import fundamentals, nn, optim
 from nnblocks.nn import functional as F
 from nnblocks.random import manual_seed
 
@@ -260,18 +260,7 @@ def test_chapter_network_initial_loss_and_gradients():
     np.testing.assert_allclose(model[2].weight.grad[0], 2 * y_hat * hidden, rtol=1e-5)
 
 
-def fundamentals_or_skip():
-    try:
-        from nnblocks import fundamentals
-    except ImportError:
-        pytest.skip("nnblocks.fundamentals is not available")
-    if not hasattr(fundamentals, "chain_rule_gradients"):
-        pytest.skip("nnblocks.fundamentals has no chain_rule_gradients")
-    return fundamentals
-
-
 def test_chapter_network_engine_gradients_equal_the_hand_chain_rule_in_float64():
-    fundamentals = fundamentals_or_skip()
     x, y, weights = fundamentals.network_231("float64")
     w1, b1, w2, b2 = weights  # the chapter's (in, out) layout: x @ W1
     model = chapter_network(np.float64)
@@ -286,8 +275,6 @@ def test_chapter_network_engine_gradients_equal_the_hand_chain_rule_in_float64()
 
 
 def test_chapter_network_100_epochs_of_sgd_equal_the_hand_training_in_float64():
-    fundamentals = fundamentals_or_skip()
-    optim = pytest.importorskip("nnblocks.optim")
     x, y, weights = fundamentals.network_231("float64")
     history = fundamentals.train(x, y, weights, lr=0.01, epochs=100, method="chain")
     model = chapter_network(np.float64)
