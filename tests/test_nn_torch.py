@@ -361,7 +361,7 @@ CHAPTER_STATE = {
 
 
 def test_chapter_network_100_epochs_of_sgd_matches_torch():
-    optim = pytest.importorskip("nnblocks.optim")
+    from nnblocks import optim
     build = lambda lib: lib.Sequential(lib.Linear(2, 3), lib.Sigmoid(), lib.Linear(3, 1))
     ours, theirs = build(nn), build(tnn)
     ours.load_state_dict(CHAPTER_STATE)
