@@ -32,10 +32,15 @@ def test_train_on_a_toy_set_writes_every_output(tmp_path, capsys):
     match = SUMMARY.search(out)
     assert match and match.group(1) == "moons" and match.group(4) == "15"
     assert float(match.group(2)) >= 95.0  # 1000 noisy moons points, 200 of them held out for the test
-    for name in ("model.npz", "history.csv", "history.json", "loss.png", "accuracy.png", "confusion_matrix.png"):
+    for name in ("model.npz", "history.csv", "history.json", "loss.png", "accuracy.png", "confusion_matrix.png",
+                 "decision_boundary.png", "decision_boundary.gif"):
         assert (out_dir / name).is_file(), name
         assert str(out_dir / name) in out
     assert (out_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a 2-D toy set gets the decision boundary by default: a picture and a GIF of it forming over the 15 epochs
+    assert (out_dir / "decision_boundary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    gif = (out_dir / "decision_boundary.gif").read_bytes()
+    assert gif[:4] == b"GIF8" and gif.count(b"\x21\xf9\x04") == 16  # one graphic-control block per frame: start + 15
     history = History.from_json(out_dir / "history.json")
     assert len(history) == 15 and history["loss"][-1] < history["loss"][0]
     assert (out_dir / "history.csv").read_text().splitlines()[0].startswith("epoch,loss,accuracy,val_loss")

@@ -108,6 +108,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--check-gradients", type=_positive_int, default=None, metavar="N",
                      help="on the first step and every N-th, check 5 weights per parameter against float64 finite "
                           "differences; writes gradient_check.png and warns on a mismatch")
+    run.add_argument("--no-boundary", action="store_true",
+                     help="on a 2-D classification set, skip the decision-boundary plot and GIF written by default")
     p.set_defaults(func=run_command, _parser=p)
 
 
@@ -495,6 +497,13 @@ def run_command(args: argparse.Namespace) -> int:
     extra = {"scaler": splits["scaler"]}
     ckpt_path = out / "model.npz"
     callbacks: list[Any] = [ModelCheckpoint(ckpt_path, config=config, extra=extra)]
+    # On 2-D classification data (the toy sets), watch the decision boundary form: snapshots for a GIF.
+    boundary = None
+    if splits["task"] == "classification" and config["in_features"] == 2 and not args.no_boundary:
+        from nnblocks.viz.pictures import BoundarySnapshots
+
+        boundary = BoundarySnapshots(every=max(1, args.epochs // 30))
+        callbacks.append(boundary)
     tty = sys.stdout.isatty() and sys.stderr.isatty()
     if not args.quiet and not tty:
         callbacks.append(_epoch_printer(args.epochs))
@@ -536,6 +545,15 @@ def run_command(args: argparse.Namespace) -> int:
         paths["confusion matrix"] = Path(save_figure(
             plot_confusion_matrix(cm, splits["classes"], title=f"{name}: test confusion matrix"),
             out / "confusion_matrix.png"))
+        if boundary is not None:
+            from nnblocks.viz.pictures import animate_decision_boundary, plot_decision_boundary
+
+            X_test, y_test = splits["test"]
+            paths["decision boundary"] = out / "decision_boundary.png"
+            plot_decision_boundary(model, X_test, y_test, path=paths["decision boundary"],
+                                   title=f"{name}: decision boundary (test points)")
+            paths["decision boundary GIF"] = animate_decision_boundary(
+                model, boundary, splits["train"][0], splits["train"][1], path=out / "decision_boundary.gif")
         summary = (f"{name}: test accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) after "
                    f"{len(history)} epochs, {seconds:.1f} s")
     else:
