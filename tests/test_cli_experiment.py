@@ -41,6 +41,8 @@ def test_run_a_study_on_digits(tmp_path, capsys):
     report = (tmp_path / "report.md").read_text()
     assert "120 training and 20 validation images, 64 inputs" in report and "seed 3" in report
     assert "64 -> Linear 1000 -> ReLU -> Linear 1000 -> ReLU -> Linear 10" in report
+    # the book's notes are flagged as describing Fashion-MNIST when the run used other data
+    assert "These notes describe the book's setting (Fashion-MNIST, pixels 0..255). This run used digits" in report
     assert (tmp_path / "curves.png").read_bytes().startswith(PNG_MAGIC)
     results = json.loads((tmp_path / "results.json").read_text())
     assert [len(v["history"]["epoch"]) for v in results["variants"]] == [2, 2, 2]

@@ -245,7 +245,13 @@ def report_markdown(result: ExperimentResult, figures: Sequence[str] = ()) -> st
     out += ["## Results", "", markdown_table(RESULTS_HEADER, results_rows(variants)), "", COLUMNS_EXPLAINED, ""]
     out += [f"![{name}]({name})" for name in figures] + [""]
     if result.notice:
-        out += ["## What to notice", ""] + [f"- {line}" for line in result.notice] + [""]
+        out += ["## What to notice", ""]
+        if "fashion-mnist" not in result.data.lower() and result.name != "toy-sum":
+            # The notes describe the book's data; on other data the measured results below are what to trust.
+            out += [f"These notes describe the book's setting (Fashion-MNIST, pixels 0..255). This run used {result.data}, "
+                    "so where the measured results below disagree with them, the measurements are the finding "
+                    "(e.g. digits' raw pixels only reach 16, which changes the scaling and learning-rate studies).", ""]
+        out += [f"- {line}" for line in result.notice] + [""]
     if result.notes:
         out += ["## Measured in this run", ""] + [f"- {line}" for line in result.notes] + [""]
     out += ["## Per-epoch values", ""]
