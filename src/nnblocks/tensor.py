@@ -382,10 +382,15 @@ class Tensor:
         return ops.mean(self, dim, keepdim)
 
     def max(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """The largest values over ``dim`` (all elements by default). Unlike ``torch.max(x, dim)``, which also
+        returns the indices, this returns the values only, like ``torch.amax``; use ``argmax`` for the indices."""
         return ops.max(self, dim, keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """The smallest values over ``dim``; values only, like ``torch.amin`` (see ``max``)."""
         return ops.min(self, dim, keepdim)
+
+    amax, amin = max, min
 
     def reshape(self, *shape: Any) -> "Tensor":
         return ops.reshape(self, *shape)
