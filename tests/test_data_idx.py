@@ -250,3 +250,24 @@ def test_published_checksums_are_the_known_ones():
     assert idx.SOURCES["mnist"]["md5"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
     assert idx.SOURCES["fashion-mnist"]["md5"]["t10k-labels-idx1-ubyte.gz"] == "bb300cfdad3c16e7a12a480ee83cd310"
     assert all(len(v) == 4 for v in (s["md5"] for s in idx.SOURCES.values()))
+
+
+# ---- other folder layouts of the same files ----------------------------------------------------------------------------
+def test_torchvision_layout_and_dotted_names_are_found(tmp_path):
+    # torchvision keeps <root>/MNIST/raw/...; Kaggle's copies spell the files train-images.idx3-ubyte
+    images, labels = write_split(tmp_path / "MNIST" / "raw", train=True, gz=True)
+    np.testing.assert_array_equal(mnist(root=tmp_path, train=True)[0], images)
+    dotted = tmp_path / "kaggle"
+    test_images, test_labels = sample(3, seed=1)
+    write(dotted, TEST_IMAGES.replace("-idx", ".idx"), images_bytes(test_images))
+    write(dotted, TEST_LABELS.replace("-idx", ".idx"), labels_bytes(test_labels))
+    np.testing.assert_array_equal(fashion_mnist(root=dotted, train=False)[1], test_labels)
+
+
+def test_files_straight_in_nnblocks_data(monkeypatch, tmp_path):
+    # NNBLOCKS_DATA pointing at the folder that holds the files (no <name> sub-folder) also works
+    monkeypatch.setenv("NNBLOCKS_DATA", str(tmp_path))
+    images, labels = write_split(tmp_path, train=False)
+    np.testing.assert_array_equal(mnist(train=False)[1], labels)
+    with pytest.raises(DataError, match=str(tmp_path / "mnist")):  # the training files are missing: named in mnist/
+        mnist(train=True)

@@ -10,7 +10,8 @@ counts) raises ``DataError`` naming the file and what is wrong.
 pixel values, labels **int64** ``(N,)``. Nothing is scaled or flattened for you: a network over pixels writes
 ``scale_255(images.reshape(len(images), -1))``, which is exactly what the chapter-3 network does.
 
-Where the files live: ``root`` if given, else ``$NNBLOCKS_DATA/<name>`` if that variable is set, else
+Where the files live: ``root`` if given (or its ``<name>``, ``MNIST/raw``, ``FashionMNIST/raw`` or ``raw`` sub-folder), else
+``$NNBLOCKS_DATA/<name>`` (or ``$NNBLOCKS_DATA`` itself) if that variable is set, else
 ``$XDG_CACHE_HOME/nnblocks/<name>`` (``~/.cache/nnblocks/<name>`` when XDG_CACHE_HOME is unset), with ``<name>``
 ``mnist`` or ``fashion-mnist``. ``download=True`` fetches the missing ``.gz`` files with ``urllib`` from the public
 mirrors below, checks each against its published MD5, and only then renames it into place.
@@ -145,11 +146,31 @@ def data_root(name: str) -> Path:
 
 
 def _find(folder: Path, filename: str) -> Path | None:
-    """The raw file if present, else its ``.gz``, else None."""
-    for candidate in (folder / filename, folder / (filename + ".gz")):
-        if candidate.is_file():
-            return candidate
+    """The raw file if present, else its ``.gz``, else None. Also accepts the dotted spelling some copies use
+    (``train-images.idx3-ubyte`` for ``train-images-idx3-ubyte``)."""
+    dotted = filename.replace("-idx", ".idx")
+    for name in (filename, dotted):
+        for candidate in (folder / name, folder / (name + ".gz")):
+            if candidate.is_file():
+                return candidate
     return None
+
+
+# Sub-folders where other tools keep the same files (torchvision: <root>/MNIST/raw, <root>/FashionMNIST/raw).
+_LAYOUTS = {"mnist": ("mnist", "MNIST/raw", "raw"), "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw", "raw")}
+
+
+def _has_all(folder: Path, filenames: tuple[str, ...]) -> bool:
+    return all(_find(folder, f) is not None for f in filenames)
+
+
+def _locate(name: str, folder: Path, filenames: tuple[str, ...]) -> Path:
+    """``folder`` itself if it holds the files, else the first known sub-folder that holds them all, else ``folder``
+    (so the missing-files message and downloads use the folder that was asked for)."""
+    for candidate in (folder, *(folder / sub for sub in _LAYOUTS.get(name, ()))):
+        if _has_all(candidate, filenames):
+            return candidate
+    return folder
 
 
 def _missing_message(name: str, folder: Path, missing: list[str], train: bool) -> str:
@@ -204,8 +225,15 @@ def load_idx_pair(name: str, root: str | os.PathLike | None = None, train: bool 
     """Load one split of an MNIST-format set: ``(images uint8 (N, 28, 28), labels int64 (N,))``."""
     if name not in SOURCES:
         raise InvalidValueError(f"unknown IDX data set {name!r}; known: {sorted(SOURCES)}")
-    folder = Path(root).expanduser() if root is not None else data_root(name)
     filenames = FILES[bool(train)]
+    if root is not None:
+        folder = _locate(name, Path(root).expanduser(), filenames)
+    else:
+        folder = data_root(name)
+        env = os.environ.get("NNBLOCKS_DATA")
+        if env and not _has_all(folder, filenames):  # the files may also sit straight in $NNBLOCKS_DATA
+            found = _locate(name, Path(env).expanduser(), filenames)
+            folder = found if _has_all(found, filenames) else folder
     missing = [f for f in filenames if _find(folder, f) is None]
     if missing and not download:
         raise DataError(_missing_message(name, folder, missing, bool(train)))
