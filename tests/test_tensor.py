@@ -227,3 +227,32 @@ def test_float32_stays_float32_with_python_scalars() -> None:
         x.grad = None
         (r.sum() if r.ndim else r).backward()
         assert x.grad.dtype == np.float32, f"gradient of result {k} is {x.grad.dtype}"
+
+
+def test_manual_seed_reaches_randn_and_objects_built_before_it():
+    # manual_seed reseeds the global generator in place: factories and a Dropout built earlier follow it
+    from nnblocks import nn
+
+    dropout = nn.Dropout(0.5)
+    nb.manual_seed(0)
+    first = (nb.randn(4).data, dropout(nb.ones(8)).data)
+    nb.manual_seed(0)
+    second = (nb.randn(4).data, dropout(nb.ones(8)).data)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    nb.manual_seed(1)
+    assert not np.array_equal(nb.randn(4).data, first[0])
+
+
+def test_no_grad_decorator_is_reentrant():
+    @nb.no_grad()
+    def depth(n):
+        return depth(n - 1) if n else nb.is_grad_enabled()
+
+    assert depth(3) is False
+    assert nb.is_grad_enabled() is True
+
+
+def test_arange_floats_take_the_default_dtype():
+    assert nb.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert nb.arange(3).dtype == np.int64

@@ -16,9 +16,12 @@ _GLOBAL = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the global generator (used by layers' initialisation and dropout when no seed is given)."""
-    global _GLOBAL
-    _GLOBAL = np.random.default_rng(seed)
+    """Reset the global generator (used by layers' initialisation, dropout and loaders when no seed is given).
+
+    The generator is reseeded in place, not replaced, so a Dropout layer or DataLoader built before this call (and
+    holding the global generator) follows the new seed too.
+    """
+    _GLOBAL.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     return _GLOBAL
 
 

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from nnblocks.errors import BackwardError, DTypeError
+from nnblocks.random import get_generator
 
 # --------------------------------------------------------------------------------------------------------------------
 # Global switches: default float dtype, gradient recording
@@ -59,15 +60,16 @@ def is_grad_enabled() -> bool:
 class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.previous: list[bool] = []  # a stack: one decorated function may be entered again before it exits
 
     def __enter__(self) -> None:
         global _GRAD_ENABLED
-        self.previous = _GRAD_ENABLED
+        self.previous.append(_GRAD_ENABLED)
         _GRAD_ENABLED = self.enabled
 
     def __exit__(self, *exc: object) -> None:
         global _GRAD_ENABLED
-        _GRAD_ENABLED = self.previous
+        _GRAD_ENABLED = self.previous.pop()
 
 
 def no_grad() -> _GradMode:
@@ -485,10 +487,11 @@ ones = _factory(np.ones)
 
 
 def randn(*shape: Any, seed: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard-normal samples; ``seed`` is an int or a ``numpy.random.Generator``."""
+    """Standard-normal samples; ``seed`` is an int or a ``numpy.random.Generator`` (None: the global generator,
+    which ``nnblocks.manual_seed`` resets)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    rng = np.random.default_rng(seed)
+    rng = get_generator(seed)
     return Tensor(rng.standard_normal(shape).astype(dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
 
 
@@ -496,12 +499,14 @@ def rand(*shape: Any, seed: Any = None, dtype: Any = None, requires_grad: bool =
     """Uniform samples in [0, 1); ``seed`` is an int or a ``numpy.random.Generator``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    rng = np.random.default_rng(seed)
+    rng = get_generator(seed)
     return Tensor(rng.random(shape).astype(dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None) -> Tensor:
-    return Tensor(np.arange(*args, dtype=dtype))
+    """``np.arange`` as a tensor: integer arguments give int64, float arguments the default float dtype."""
+    values = np.arange(*args, dtype=dtype)
+    return Tensor(values if dtype is not None or values.dtype.kind != "f" else values.astype(_DEFAULT_DTYPE))
 
 
 # The ops import Tensor from this module, so they are imported after it is defined.
