@@ -182,3 +182,18 @@ def test_squeeze_of_a_dimension_larger_than_one_is_a_no_op_as_in_pytorch() -> No
 def test_out_of_range_dims_name_the_op(call, words):
     with pytest.raises(ShapeError, match=words):
         call(nb.zeros(2, 3))
+
+
+def test_class_weight_of_the_wrong_length_is_named():
+    x, t = nb.zeros(2, 3), nb.Tensor(np.array([0, 2]))
+    with pytest.raises(ShapeError, match=r"cross_entropy: weight must have one entry per class, shape \(3,\), got \(2,\)"):
+        ops.cross_entropy(x, t, weight=np.ones(2))
+    with pytest.raises(ShapeError, match=r"nll_loss: weight must have one entry per class"):
+        ops.nll_loss(x, t, weight=np.ones(4))
+
+
+def test_cross_entropy_on_a_vector_and_squeeze_out_of_range_name_the_shape():
+    with pytest.raises(ShapeError, match=r"cross_entropy: input must have shape \(batch, classes\), got \(3,\)"):
+        ops.cross_entropy(nb.zeros(3), nb.Tensor(np.array([0])))
+    with pytest.raises(ShapeError, match="squeeze: dim 5"):
+        nb.zeros(2, 1).squeeze(5)

@@ -88,3 +88,17 @@ def test_float32_extremes_match_pytorch() -> None:
     q = np.array([1.0, 0.0, 0.5], dtype=np.float32)
     np.testing.assert_allclose(nb.ops.binary_cross_entropy(nb.tensor(p), nb.tensor(q)).item(),
                                F.binary_cross_entropy(torch.from_numpy(p), torch.from_numpy(q)).item(), rtol=1e-6)
+
+
+def test_cross_entropy_probability_targets_gradient_reaches_the_target():
+    # PyTorch differentiates soft-label cross-entropy with respect to the target too: dL/dt_nc = -w_c log p_nc / N
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    x, t, w = rng.standard_normal((4, 3)), rng.dirichlet(np.ones(3), 4), rng.random(3)
+    for weight in (None, w):
+        a, b = nb.Tensor(x, requires_grad=True), nb.Tensor(t, requires_grad=True)
+        nb.ops.cross_entropy(a, b, weight).backward()
+        ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+        torch.nn.functional.cross_entropy(ta, tb, None if weight is None else torch.tensor(weight)).backward()
+        np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(a.grad, ta.grad.numpy(), rtol=1e-10)

@@ -125,7 +125,9 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
 
 
 def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
-    if dim is not None and a.shape[dim] != 1:  # as PyTorch: squeezing a dimension of size > 1 changes nothing
+    if dim is not None:
+        dim = _dim("squeeze", dim, a.ndim or 1)
+    if dim is not None and a.ndim and a.shape[dim] != 1:  # as PyTorch: squeezing a dimension of size > 1 changes nothing
         return reshape(a, a.shape)
     return reshape(a, np.squeeze(a.data, axis=dim).shape)
 

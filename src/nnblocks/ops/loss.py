@@ -134,6 +134,23 @@ def _check_classes(name: str, scores: np.ndarray, target: np.ndarray) -> None:
                          f"got values from {target.min()} to {target.max()}")
 
 
+def _per_class_losses(name: str, scores: np.ndarray, target: np.ndarray, weight: np.ndarray | None,
+                      picked: np.ndarray, reduction: str) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Reduce per-sample losses ``picked`` (already -x[n, y_n]) of a class-indexed loss, PyTorch's way: sample n
+    counts ``weight[y_n]``, and 'mean' divides by the sum of those weights. Returns (loss, scale, denominator)."""
+    scale = None
+    if weight is not None:
+        if weight.shape != (scores.shape[1],):
+            raise ShapeError(f"{name}: weight must have one entry per class, shape ({scores.shape[1]},), "
+                             f"got {weight.shape}")
+        scale = weight[target].astype(scores.dtype)
+        picked = picked * scale
+    denominator = scores.shape[0] if scale is None else scale.sum()
+    if reduction == "mean":
+        return picked.sum() / np.asarray(denominator, dtype=scores.dtype), scale, denominator
+    return _reduce(picked, reduction), scale, denominator
+
+
 class CrossEntropy(Function):
     """Softmax + negative log-likelihood from raw scores (logits), in one step:
 
@@ -146,32 +163,30 @@ class CrossEntropy(Function):
     def forward(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
                 reduction: str = "mean") -> np.ndarray:
         _check_reduction("cross_entropy", reduction)
+        if x.ndim != 2:
+            raise ShapeError(f"cross_entropy: input must have shape (batch, classes), got {x.shape}")
         self.reduction = reduction
         shifted = x - x.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         z = e.sum(axis=1, keepdims=True)
         log_p = shifted - np.log(z)
         self.softmax = np.divide(e, z, out=e)  # one exp serves both the loss and the gradient
-        if target.dtype.kind == "f" and target.shape == x.shape and x.ndim == 2:
-            # probability targets: L_n = -sum_c w_c t_nc log p_nc, gradient softmax * sum_c w_c t_nc - w * t
+        if target.dtype.kind == "f" and target.shape == x.shape:
+            # probability targets: L_n = -sum_c w_c t_nc log p_nc; dL/dx = softmax * sum_c w_c t_nc - w * t,
+            # dL/dt_nc = -w_c log p_nc
             if weight is not None:
+                if weight.shape != (x.shape[1],):
+                    raise ShapeError(f"cross_entropy: weight must have one entry per class, shape ({x.shape[1]},), "
+                                     f"got {weight.shape}")
                 target = target * weight.astype(x.dtype)
-            self.target, self.indices = target, None
-            self.scale = None
-            losses = -(target * log_p).sum(axis=1)
-            self.denominator = x.shape[0]
-            return _reduce(losses, reduction)
+            self.target, self.indices, self.scale, self.denominator = target, None, None, x.shape[0]
+            self.weighted_log_p = log_p if weight is None else log_p * weight.astype(x.dtype)
+            return _reduce(-(target * log_p).sum(axis=1), reduction)
         _check_classes("cross_entropy", x, target)
         self.target, self.indices = None, target
-        rows = np.arange(x.shape[0])
-        losses = -log_p[rows, target]
-        self.scale = None if weight is None else weight[target].astype(x.dtype)
-        if self.scale is not None:
-            losses = losses * self.scale
-        self.denominator = x.shape[0] if self.scale is None else self.scale.sum()
-        if reduction == "mean":
-            return losses.sum() / np.asarray(self.denominator, dtype=x.dtype)
-        return _reduce(losses, reduction)
+        picked = -log_p[np.arange(x.shape[0]), target]
+        loss, self.scale, self.denominator = _per_class_losses("cross_entropy", x, target, weight, picked, reduction)
+        return loss
 
     def backward(self, g: np.ndarray) -> tuple:
         # dL_n/dx_n = (softmax_n - target_n) * w_n * (upstream factor of sample n)
@@ -183,9 +198,10 @@ class CrossEntropy(Function):
             factor = factor * self.scale
         per_sample = np.ndim(factor) == 1
         if self.indices is None:
-            onehot_part = self.target.sum(axis=1, keepdims=True)
-            grad = self.softmax * onehot_part - self.target
-            return grad * (factor[:, None] if per_sample else factor), None, None
+            column = factor[:, None] if per_sample else factor
+            grad = (self.softmax * self.target.sum(axis=1, keepdims=True) - self.target) * column
+            target_grad = -self.weighted_log_p * column if self.needs_input_grad[1] else None
+            return grad, target_grad, None
         grad = self.softmax * (factor[:, None] if per_sample else factor)  # a new array: softmax stays intact
         grad[np.arange(len(self.indices)), self.indices] -= factor
         return grad, None, None
@@ -199,14 +215,9 @@ class NLL(Function):
         _check_reduction("nll_loss", reduction)
         _check_classes("nll_loss", x, target)
         self.shape, self.target, self.reduction = x.shape, target, reduction
-        losses = -x[np.arange(x.shape[0]), target]
-        self.scale = None if weight is None else weight[target].astype(x.dtype)
-        if self.scale is not None:
-            losses = losses * self.scale
-        self.denominator = x.shape[0] if self.scale is None else self.scale.sum()
-        if reduction == "mean":
-            return losses.sum() / np.asarray(self.denominator, dtype=x.dtype)
-        return _reduce(losses, reduction)
+        picked = -x[np.arange(x.shape[0]), target]
+        loss, self.scale, self.denominator = _per_class_losses("nll_loss", x, target, weight, picked, reduction)
+        return loss
 
     def backward(self, g: np.ndarray) -> tuple:
         per_sample = np.ones(self.shape[0], dtype=g.dtype) if self.scale is None else self.scale.astype(g.dtype)

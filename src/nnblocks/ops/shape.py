@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.errors import ShapeError
-from nnblocks.ops.base import Function
+from nnblocks.ops.base import Function, unbroadcast
 
 
 class Reshape(Function):
@@ -94,8 +94,6 @@ class Where(Function):
         return np.where(condition, a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
-        from nnblocks.ops.base import unbroadcast
-
         zero = np.zeros((), dtype=g.dtype)
         ga = unbroadcast(np.where(self.condition, g, zero), self.shapes[0]) if self.needs_input_grad[0] else None
         gb = unbroadcast(np.where(self.condition, zero, g), self.shapes[1]) if self.needs_input_grad[1] else None
@@ -108,15 +106,11 @@ class Maximum(Function):
     pick = staticmethod(np.maximum)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        from nnblocks.ops.base import unbroadcast  # noqa: F401 - used in backward
-
         self.share_a = (a > b) + 0.5 * (a == b) if self.pick is np.maximum else (a < b) + 0.5 * (a == b)
         self.shapes = a.shape, b.shape
         return self.pick(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
-        from nnblocks.ops.base import unbroadcast
-
         share = self.share_a.astype(g.dtype, copy=False)
         ga = unbroadcast(g * share, self.shapes[0]) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - share), self.shapes[1]) if self.needs_input_grad[1] else None
