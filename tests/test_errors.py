@@ -197,3 +197,11 @@ def test_cross_entropy_on_a_vector_and_squeeze_out_of_range_name_the_shape():
         ops.cross_entropy(nb.zeros(3), nb.Tensor(np.array([0])))
     with pytest.raises(ShapeError, match="squeeze: dim 5"):
         nb.zeros(2, 1).squeeze(5)
+
+
+@pytest.mark.parametrize("sizes", [(-1, 3), (2.5, 3), (2, "3")])
+def test_linear_sizes_must_be_whole_numbers(sizes):
+    from nnblocks import nn
+
+    with pytest.raises(ValueError, match="Linear: (in|out)_features must be a whole number >= 0"):
+        nn.Linear(*sizes)

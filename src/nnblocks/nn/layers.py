@@ -28,7 +28,10 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
                  seed: SeedLike = None) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"Linear: {name} must be a whole number >= 0, got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
         dtype = dtype or get_default_dtype()
         rng = get_generator(seed)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
