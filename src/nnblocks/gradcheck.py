@@ -103,6 +103,27 @@ def _float64_copy(x: Any, position: int, notes: list[str]) -> Any:
     return copy
 
 
+def central_differences(loss: Callable[[], float], array: np.ndarray, eps: float,
+                        indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """dL/da_k ~ (L(a + eps e_k) - L(a - eps e_k)) / (2 eps) for each flat index k of ``array`` (all by default).
+
+    ``array`` is perturbed in place, one element at a time, and restored; ``loss()`` re-evaluates the loss with
+    it. Two forward passes per element: the chapter's finite-difference idea, and why it costs O(weights^2).
+    """
+    flat = array.reshape(-1)  # a view: writing into it perturbs ``array`` in place
+    indices = range(flat.size) if indices is None else indices
+    numeric = np.empty(len(indices))
+    for k, i in enumerate(indices):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = loss()
+        flat[i] = original - eps
+        minus = loss()
+        flat[i] = original
+        numeric[k] = (plus - minus) / (2 * eps)
+    return numeric
+
+
 def gradcheck(
     fn: Callable[..., Tensor],
     inputs: Sequence[Any] | Tensor,
@@ -176,16 +197,7 @@ def gradcheck(
             if analytic.shape != x.shape:
                 raise GradcheckError(f"gradcheck: {name} has shape {x.shape} but its gradient has shape "
                                      f"{analytic.shape}")
-            numeric = np.empty_like(x.data)
-            flat = x.data.reshape(-1)  # a view: writing into it perturbs x in place
-            for k in range(flat.size):
-                original = flat[k]
-                flat[k] = original + eps
-                plus = loss()
-                flat[k] = original - eps
-                minus = loss()
-                flat[k] = original
-                numeric.flat[k] = (plus - minus) / (2 * eps)
+            numeric = central_differences(loss, x.data, eps).reshape(x.shape)
             checks.append(_compare(i, name, analytic, numeric, atol, rtol))
 
     report = GradcheckReport(checks, eps, atol, rtol, projected, notes)
