@@ -177,46 +177,21 @@ class Tensor:
             if seed.shape != self.data.shape:
                 raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape {self.shape}")
 
-        order = self._topological_order()
-        grads: dict[int, np.ndarray] = {id(self): seed}
         handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
-        for node in reversed(order):
-            grad = grads.pop(id(node), None)
-            if grad is None:
+        for node, grad in backpropagate(self, seed, release=not retain_graph):
+            if node.grad_fn is not None and not node._retain_grad:
                 continue
-            fn = node.grad_fn
-            if fn is None or node._retain_grad:
-                if node.grad is not None:
-                    node.grad = node.grad + grad  # a new array: the old one may be shared, never mutate it
-                else:
-                    # A tensor's .grad must be its own writable array of its dtype. Copy only when ``grad`` is not:
-                    # a read-only broadcast view (Sum), a view of another array, or already handed to another
-                    # tensor (Add passes g to both inputs). Weight gradients from matmuls are fresh: no copy.
-                    if (grad.dtype != node.data.dtype or not grad.flags.writeable or not grad.flags.owndata
-                            or id(grad) in handed_out):
-                        grad = np.array(grad, dtype=node.data.dtype)
-                    handed_out.add(id(grad))
-                    node.grad = grad
-            if fn is None:
+            if node.grad is not None:
+                node.grad = node.grad + grad  # a new array: the old one may be shared, never mutate it
                 continue
-            if fn.released:
-                raise BackwardError(
-                    f"backward through the graph a second time: {fn.name}'s saved values were freed after the first "
-                    "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
-                )
-            input_grads = fn.backward(grad)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, g in zip(fn.parents, input_grads):
-                if g is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                grads[key] = g if key not in grads else grads[key] + g
-            if not retain_graph:
-                fn.release()
-
-    def _topological_order(self) -> list["Tensor"]:
-        return topological_order(self, through_constants=False)
+            # A tensor's .grad must be its own writable array of its dtype. Copy only when ``grad`` is not: a
+            # read-only broadcast view (Sum), a view of another array, or already handed to another tensor (Add
+            # passes g to both inputs). Weight gradients from matmuls are fresh: no copy.
+            if (grad.dtype != node.data.dtype or not grad.flags.writeable or not grad.flags.owndata
+                    or id(grad) in handed_out):
+                grad = np.array(grad, dtype=node.data.dtype)
+            handed_out.add(id(grad))
+            node.grad = grad
 
     # ---- NumPy-like views of the data -------------------------------------------------------------------------------
     @property
@@ -465,6 +440,42 @@ def topological_order(root: Tensor, through_constants: bool = True) -> list[Tens
                 if (through_constants or parent.requires_grad) and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+
+
+def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
+                  order: list[Tensor] | None = None) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """The chain rule over the whole graph: yield ``(t, dL/dt)`` for every tensor t behind ``root`` that requires a
+    gradient, from ``root`` back to the leaves (reverse topological order), with dL/droot = ``seed``.
+
+    Each op's ``backward`` runs once, after all the gradients flowing into its output have been summed (a tensor used
+    twice gets the sum of both uses: the multivariable chain rule). ``release`` frees each op's saved arrays once
+    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``.
+    """
+    order = topological_order(root, through_constants=False) if order is None else order
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    for node in reversed(order):
+        grad = grads.pop(id(node), None)
+        if grad is None:
+            continue
+        yield node, grad
+        fn = node.grad_fn
+        if fn is None:
+            continue
+        if fn.released:
+            raise BackwardError(
+                f"backward through the graph a second time: {fn.name}'s saved values were freed after the first "
+                "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
+            )
+        input_grads = fn.backward(grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, g in zip(fn.parents, input_grads):
+            if g is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            grads[key] = g if key not in grads else grads[key] + g
+        if release:
+            fn.release()
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from nnblocks.errors import BackwardError
-from nnblocks.tensor import Tensor, topological_order
+from nnblocks.tensor import Tensor, backpropagate, topological_order
 from nnblocks.viz.figures import new_figure, save_figure
 
 BIG_GRAPH = 60  # nodes above which labels shrink to one word and the figure stops growing
@@ -57,21 +57,7 @@ def graph_gradients(root: Tensor, order: list[Tensor] | None = None) -> dict[int
     if not root.requires_grad:
         raise BackwardError("graph_gradients: the root does not require grad (no parameter took part, or no_grad())")
     order = walk_graph(root) if order is None else order
-    grads: dict[int, np.ndarray] = {id(root): np.ones_like(root.data)}
-    for node in reversed(order):
-        g = grads.get(id(node))
-        if g is None or node.grad_fn is None:
-            continue
-        fn = node.grad_fn
-        input_grads = fn.backward(g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        for parent, pg in zip(fn.parents, input_grads):
-            if pg is None or not parent.requires_grad:
-                continue
-            key = id(parent)
-            grads[key] = np.asarray(pg) if key not in grads else grads[key] + pg
-    return grads
+    return {id(node): grad for node, grad in backpropagate(root, np.ones_like(root.data), order=order)}
 
 
 # ---- names ---------------------------------------------------------------------------------------------------------
