@@ -310,3 +310,15 @@ def test_requires_grad_false_freezes_parameters():
     model.requires_grad_(False)
     assert model.num_parameters(trainable_only=True) == 0
     assert model.num_parameters() == 23
+
+
+def test_class_weight_of_a_loss_is_a_buffer_like_pytorch():
+    import numpy as np
+
+    from nnblocks import nn
+
+    loss = nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 3.0]))
+    assert list(loss.state_dict()) == ["weight"]  # PyTorch's CrossEntropyLoss registers weight as a buffer too
+    np.testing.assert_array_equal(loss.state_dict()["weight"], [1.0, 2.0, 3.0])
+    assert list(nn.CrossEntropyLoss().state_dict()) == []
+    assert not isinstance(nn.NLLLoss(), nn.CrossEntropyLoss)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from nnblocks import ops
 from nnblocks.nn.module import Module
 from nnblocks.ops.loss import REDUCTIONS
@@ -51,19 +53,23 @@ class BCEWithLogitsLoss(_Loss):
         return ops.binary_cross_entropy_with_logits(input, target, self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
-    """Log-softmax + negative log-likelihood on logits (N, C) and class indices (N,): do NOT put a Softmax layer
-    before it. ``weight`` (C,) rescales each class."""
+class _WeightedLoss(_Loss):
+    """A class-indexed loss with an optional per-class ``weight`` (C,), kept as a buffer as in PyTorch."""
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight = weight
+        self.register_buffer("weight", None if weight is None else np.asarray(getattr(weight, "data", weight)))
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Log-softmax + negative log-likelihood on logits (N, C) and class indices (N,): do NOT put a Softmax layer
+    before it. ``weight`` (C,) rescales each class."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return ops.cross_entropy(input, target, self.weight, self.reduction)
 
 
-class NLLLoss(CrossEntropyLoss):
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood on log-probabilities (after LogSoftmax) and class indices."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
