@@ -11,7 +11,7 @@ import nnblocks as nb
 from nnblocks import nn, optim
 from nnblocks.data import DataLoader, TensorDataset, moons
 from nnblocks.errors import CheckpointError
-from nnblocks.optim.lr_scheduler import StepLR
+from nnblocks.optim.lr_scheduler import CosineAnnealingLR, StepLR
 from nnblocks.train import (
     History,
     ModelCheckpoint,
@@ -218,3 +218,113 @@ def test_config_extra_and_history_are_stored(tmp_path):
     assert not (tmp_path / "d.npz").exists()
     meta = json.loads(str(np.load(tmp_path / "c.npz")["__nnblocks__"]))
     assert meta["format"] == "nnblocks-checkpoint" and meta["model_shapes"] == {"0.weight": [2, 4], "0.bias": [2]}
+
+
+# ---- all or nothing: a refused load changes nothing ----------------------------------------------------------------
+def trained_target(seed: int = 7, groups: int = 1, scheduler: str = "step"):
+    """A model, optimizer and scheduler that already hold state of their own (one epoch trained)."""
+    model, _, _, train, val = build(seed)
+    params = list(model.parameters())
+    opt = optim.Adam(params if groups == 1 else [{"params": params[:2]}, {"params": params[2:], "lr": 0.02}], lr=0.01)
+    sched = StepLR(opt, step_size=1, gamma=0.5) if scheduler == "step" else CosineAnnealingLR(opt, T_max=4)
+    fit(model, nn.CrossEntropyLoss(), opt, train, val, epochs=1, scheduler=sched, progress=False)
+    return model, opt, sched
+
+
+def snapshot(model, opt, sched):
+    return (model.state_dict(), opt.state_dict(), sched.state_dict(), nb.random.get_generator().bit_generator.state,
+            [p for group in opt.param_groups for p in group["params"]])
+
+
+def assert_unchanged(before, model, opt, sched):
+    model_state, opt_state, sched_state, rng_state, params = before
+    now = model.state_dict()
+    assert list(now) == list(model_state)
+    for key, value in model_state.items():
+        assert now[key].dtype == value.dtype
+        np.testing.assert_array_equal(now[key], value, err_msg=key)
+    now = opt.state_dict()
+    assert now["param_groups"] == opt_state["param_groups"]
+    assert sorted(now["state"]) == sorted(opt_state["state"]) and opt_state["state"]  # it had state to lose
+    for i, entry in opt_state["state"].items():
+        assert now["state"][i]["step"] == entry["step"]
+        for k in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(now["state"][i][k], entry[k], err_msg=f"{i}.{k}")
+    assert [p for group in opt.param_groups for p in group["params"]] == params  # still the model's own tensors
+    assert all(a is b for a, b in zip(list(model.parameters()), params))
+    assert sched.state_dict() == sched_state
+    assert nb.random.get_generator().bit_generator.state == rng_state
+
+
+def test_optimizer_with_other_groups_is_refused_and_nothing_changes(tmp_path):
+    _, _, _, path = trained_once(tmp_path)  # one parameter group of 6 tensors
+    model, opt, sched = trained_target(groups=2)
+    before = snapshot(model, opt, sched)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, model, opt, sched)
+    assert_unchanged(before, model, opt, sched)
+    assert str(info.value) == (f"{path}: optimizer: the checkpoint holds 1 parameter group(s), the Adam given has 2")
+
+
+def test_optimizer_of_another_class_is_refused_and_nothing_changes(tmp_path):
+    model, _, _, train, val = build(0)
+    sgd = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    fit(model, nn.CrossEntropyLoss(), sgd, train, val, epochs=1, progress=False)
+    save_checkpoint(tmp_path / "sgd.npz", model, sgd, epoch=1)
+    model2, opt2, sched2 = trained_target()
+    before = snapshot(model2, opt2, sched2)
+    with pytest.raises(CheckpointError, match=r"sgd\.npz: holds the state of a SGD, not of a Adam"):
+        load_checkpoint(tmp_path / "sgd.npz", model2, opt2)
+    assert_unchanged(before, model2, opt2, sched2)
+
+
+def test_scheduler_of_another_class_is_refused_naming_both_and_nothing_changes(tmp_path):
+    _, _, _, path = trained_once(tmp_path)  # holds StepLR state
+    model, opt, sched = trained_target(scheduler="cosine")
+    before = snapshot(model, opt, sched)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, model, opt, sched)
+    assert_unchanged(before, model, opt, sched)
+    assert str(info.value) == (f"{path}: scheduler: the checkpoint holds StepLR state, the scheduler given is "
+                               "CosineAnnealingLR")
+
+
+def test_a_failure_halfway_through_applying_is_rolled_back(tmp_path, monkeypatch):
+    _, _, _, path = trained_once(tmp_path)
+    model, opt, sched = trained_target()
+    before = snapshot(model, opt, sched)
+
+    def half_load(self, state_dict):  # changes part of the scheduler, then fails as a raw KeyError would
+        self.last_epoch = 99
+        self.base_lrs.append(1.0)
+        raise KeyError("StepLR.load_state_dict: no key 'gamma'")
+
+    monkeypatch.setattr(StepLR, "load_state_dict", half_load)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, model, opt, sched)  # the optimizer was loaded before the scheduler failed
+    assert_unchanged(before, model, opt, sched)
+    assert str(info.value) == (f"{path}: cannot load the scheduler state, nothing was changed: "
+                               "StepLR.load_state_dict: no key 'gamma'")
+    monkeypatch.undo()
+    load_checkpoint(path, model, opt, sched)  # the objects still work: a correct load goes through
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.005) and sched.last_epoch == 2
+
+
+def test_a_generator_that_cannot_take_its_state_is_refused_and_everything_is_rolled_back(tmp_path, monkeypatch):
+    model0, opt0, sched0, train0, _ = build(0)
+    save_checkpoint(tmp_path / "r.npz", model0, opt0, sched0, epoch=0, rng=loader_generators(train=train0))
+    model, opt, sched = trained_target()
+    dropout_rng = model[2].rng
+    before, dropout_state = snapshot(model, opt, sched), dropout_rng.bit_generator.state
+    other_kind = np.random.Generator(np.random.MT19937(0))  # cannot take the saved PCG64 state
+    with pytest.raises(CheckpointError, match=r"r\.npz: cannot restore random generator 'loader.train'.*"):
+        load_checkpoint(tmp_path / "r.npz", model, opt, sched, rng={"loader.train": other_kind})  # seen beforehand
+    assert_unchanged(before, model, opt, sched)
+
+    # Were the check skipped, the failure would come last, after everything else was applied: all is put back.
+    monkeypatch.setattr(ckpt_module, "_check_before_loading", lambda *args: None)
+    with pytest.raises(CheckpointError, match=r"r\.npz: cannot load the random generator 'loader.train' state, "
+                                              r"nothing was changed: .*MT19937"):
+        load_checkpoint(tmp_path / "r.npz", model, opt, sched, rng={"loader.train": other_kind})
+    assert_unchanged(before, model, opt, sched)
+    assert dropout_rng.bit_generator.state == dropout_state

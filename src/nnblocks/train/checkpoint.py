@@ -27,7 +27,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -272,13 +272,70 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
                     rng: dict[str, np.random.Generator] | None = None, restore_rng: bool = True) -> Checkpoint:
     """Load a checkpoint into ``model`` (and ``optimizer``, ``scheduler``) and restore the random generators.
 
-    Everything is checked before anything is changed: a wrong architecture (missing/unexpected keys, other shapes)
-    raises ``CheckpointError`` naming the file and the keys, and leaves ``model`` as it was. With ``restore_rng``
-    the global generator, the model's generators and those named in ``rng`` (same names as when saving, e.g.
-    ``loader_generators(train=loader)``) get their saved states back. Resume with
+    All or nothing: the model's keys and shapes, the optimizer's and the scheduler's classes, the scheduler's keys
+    and the generators' states are checked before anything is changed; the states are then applied one by one, and
+    if one is refused (e.g. a parameter group of another size, a moment estimate of another shape) the
+    ones already applied are put back as they were. Either way the error is a ``CheckpointError`` naming the file
+    and what does not match, and ``model``, ``optimizer``, ``scheduler`` and the generators are left unchanged.
+
+    With ``restore_rng`` the global generator, the model's generators and those named in ``rng`` (same names as
+    when saving, e.g. ``loader_generators(train=loader)``) get their saved states back. Resume with
     ``fit(..., start_epoch=ckpt.epoch, history=ckpt.history)``.
     """
     ckpt = read_checkpoint(path)
+    gens: dict[str, np.random.Generator] = {}
+    if restore_rng:
+        gens = _all_generators(model, rng)
+    _check_before_loading(ckpt, model, optimizer, scheduler, gens)
+
+    # Snapshots to roll back to if applying a state fails halfway (the checks above cannot foresee everything a
+    # load_state_dict refuses, e.g. a parameter group of another size, a moment estimate of another shape).
+    undo: list[Callable[[], Any]] = []
+    step = "model"
+    try:
+        if optimizer is not None:
+            step = "optimizer"
+            optimizer_before = optimizer.state_dict()
+            undo.append(lambda: optimizer.load_state_dict(optimizer_before))
+            optimizer.load_state_dict(ckpt.optimizer_state)
+        if scheduler is not None:
+            step = "scheduler"
+            # The scheduler's own load_state_dict sets one attribute after another: restore its attributes wholesale.
+            saved_vars = {k: (list(v) if isinstance(v, list) else v) for k, v in vars(scheduler).items()}
+            undo.append(lambda: _restore_vars(scheduler, saved_vars))
+            scheduler.load_state_dict(ckpt.scheduler_state)
+        if model is not None:
+            step = "model"
+            model_before = model.state_dict()
+            undo.append(lambda: model.load_state_dict(model_before))
+            model.load_state_dict(ckpt.model_state)
+        for name, g in gens.items():
+            state = ckpt.rng_states.get(name)
+            if state is None:
+                continue
+            step = f"random generator {name!r}"
+            rng_before = g.bit_generator.state
+            undo.append(lambda g=g, s=rng_before: setattr(g.bit_generator, "state", s))
+            g.bit_generator.state = state
+    except BaseException as exc:
+        for restore in reversed(undo):
+            restore()
+        if isinstance(exc, (KeyError, ValueError, TypeError, IndexError, AttributeError)):
+            detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise CheckpointError(f"{ckpt.path}: cannot load the {step} state, nothing was changed: {detail}") from exc
+        raise
+    return ckpt
+
+
+def _restore_vars(obj: Any, saved: dict[str, Any]) -> None:
+    attrs = vars(obj)
+    attrs.clear()
+    attrs.update(saved)
+
+
+def _check_before_loading(ckpt: Checkpoint, model: Any, optimizer: Any, scheduler: Any,
+                          gens: dict[str, np.random.Generator]) -> None:
+    """Raise ``CheckpointError`` for every mismatch that can be seen without changing anything."""
     if model is not None:
         check_model_matches(ckpt, model)
     if optimizer is not None and ckpt.optimizer_state is None:
@@ -286,24 +343,32 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
     if optimizer is not None and ckpt.meta.get("optimizer_class") not in (None, type(optimizer).__name__):
         raise CheckpointError(f"{ckpt.path}: holds the state of a {ckpt.meta['optimizer_class']}, not of a "
                               f"{type(optimizer).__name__}")
-    if scheduler is not None and ckpt.scheduler_state is None:
-        raise CheckpointError(f"{ckpt.path}: holds no scheduler state to load into {type(scheduler).__name__}")
-    if model is not None:
-        model.load_state_dict(ckpt.model_state)
     if optimizer is not None:
-        optimizer.load_state_dict(ckpt.optimizer_state)
+        saved_groups = ckpt.optimizer_state.get("param_groups") if isinstance(ckpt.optimizer_state, dict) else None
+        if not isinstance(saved_groups, list):
+            raise CheckpointError(f"{ckpt.path}: optimizer: malformed saved state (no list of param_groups)")
+        if len(saved_groups) != len(optimizer.param_groups):
+            raise CheckpointError(f"{ckpt.path}: optimizer: the checkpoint holds {len(saved_groups)} parameter "
+                                  f"group(s), the {type(optimizer).__name__} given has {len(optimizer.param_groups)}")
     if scheduler is not None:
-        scheduler.load_state_dict(ckpt.scheduler_state)
-    if restore_rng:
-        gens = {"global": nb_random.get_generator(None)}
-        gens.update(model_generators(model))
-        gens.update(rng or {})
-        for name, g in gens.items():
-            state = ckpt.rng_states.get(name)
-            if state is None:
-                continue
-            try:
-                g.bit_generator.state = state
-            except (TypeError, ValueError, KeyError) as exc:
-                raise CheckpointError(f"{ckpt.path}: cannot restore random generator {name!r}: {exc}") from exc
-    return ckpt
+        if ckpt.scheduler_state is None:
+            raise CheckpointError(f"{ckpt.path}: holds no scheduler state to load into {type(scheduler).__name__}")
+        saved_class = ckpt.meta.get("scheduler_class")
+        if saved_class not in (None, type(scheduler).__name__):
+            raise CheckpointError(f"{ckpt.path}: scheduler: the checkpoint holds {saved_class} state, the scheduler "
+                                  f"given is {type(scheduler).__name__}")
+        if not isinstance(ckpt.scheduler_state, dict):
+            raise CheckpointError(f"{ckpt.path}: scheduler: malformed saved state "
+                                  f"({type(ckpt.scheduler_state).__name__}, not a dict)")
+        missing = sorted(set(scheduler.state_dict()) - set(ckpt.scheduler_state))
+        if missing:
+            raise CheckpointError(f"{ckpt.path}: scheduler: the checkpoint's {saved_class or 'scheduler'} state lacks "
+                                  f"keys {missing} that {type(scheduler).__name__} needs")
+    for name, g in gens.items():
+        state = ckpt.rng_states.get(name)
+        if state is None:
+            continue
+        try:  # try the state on a scratch generator of the same kind
+            type(g.bit_generator)().state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{ckpt.path}: cannot restore random generator {name!r}: {exc}") from exc
