@@ -44,17 +44,28 @@ def test_demo_subprocess_default_folder(tmp_path):
     assert_pngs(tmp_path / "nnblocks-out" / "demo")
 
 
+def test_demo_rejects_contradicting_precision_flags(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--float64", "--precision", "float32"]) == 2
+    assert "--float64" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--step", "0"], "--step"),
-        (["--tolerance", "-1"], "--tolerance"),
-        (["--float64", "--precision", "float32"], "--float64"),
+        (["--step", "0"], "argument --step: expected a positive number, got '0'"),
+        (["--step", "nan"], "argument --step: expected a positive number, got 'nan'"),
+        (["--step", "inf"], "argument --step: expected a positive number, got 'inf'"),
+        (["--tolerance", "-1"], "argument --tolerance: expected a positive number, got '-1'"),
+        (["--tolerance", "x"], "argument --tolerance: expected a positive number, got 'x'"),
     ],
 )
-def test_demo_rejects_bad_flags(tmp_path, capsys, argv, message):
-    assert main(["demo", "--out", str(tmp_path), *argv]) == 2
-    assert message in capsys.readouterr().err
+def test_demo_bad_numbers_are_argparse_errors_naming_the_flag(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--out", str(tmp_path), *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "usage:" in err
+    assert not any(tmp_path.iterdir())  # refused before anything ran
 
 
 def test_demo_reports_an_unwritable_folder(tmp_path, capsys):

@@ -77,8 +77,18 @@ def test_unknown_experiment_exits_2(capsys):
     assert "unknown experiment 'no-such-study'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--subset", "-3"], ["--dataset", "cifar"]])
+@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--subset", "-3"], ["--dataset", "cifar"], ["--seed", "-1"],
+                                  ["--seed", "1.5"]])
 def test_bad_flags_are_rejected_by_argparse(flag, capsys):
     with pytest.raises(SystemExit) as info:
         main(["experiment", "run", "scaling", *flag])
     assert info.value.code == 2
+    assert f"argument {flag[0]}" in capsys.readouterr().err
+
+
+def test_negative_seed_is_refused_before_running(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["experiment", "run", "toy-sum", "--seed", "-1", "--out", str(tmp_path), "--quiet"])
+    assert info.value.code == 2
+    assert "argument --seed: expected an integer >= 0, got '-1'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -202,3 +202,96 @@ def test_subprocess_run_and_help(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nnblocks", "train", "--epochs", "-3"], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and "argument --epochs" in proc.stderr
+
+
+def write_csv(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_headerless_csv_with_text_labels_in_a_non_last_column_keeps_every_row(tmp_path, capsys):
+    # 4 samples only (< 20: no split, train = val = test = all 4); the first row used to be taken for a header
+    path = write_csv(tmp_path / "four.csv", ["cat,1.0,2.0", "dog,3.0,4.0", "cat,5.0,6.0", "dog,7.0,8.0"])
+    code, out, _ = run(capsys, "train", "--dataset", str(path), "--label-column", "0", "--hidden", "4",
+                       "--epochs", "1", "--out", str(tmp_path / "o"))
+    assert code == 0
+    assert "four: 4 train / 4 validation / 4 test samples, 2 features" in out
+    from nnblocks.cli.train import _read_csv
+
+    X, labels, names = _read_csv(str(path), "0")
+    np.testing.assert_array_equal(X, np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32))
+    assert list(labels) == ["cat", "dog", "cat", "dog"] and names == []
+
+
+def test_csv_header_is_found_whichever_column_holds_the_labels(tmp_path):
+    from nnblocks.cli.train import _read_csv
+
+    path = write_csv(tmp_path / "h.csv", ["x,kind,z", "1.5,a,2", "3,b,4", "5,a,6"])
+    X, labels, names = _read_csv(str(path), "1")
+    np.testing.assert_array_equal(X, np.array([[1.5, 2], [3, 4], [5, 6]], np.float32))
+    assert list(labels) == ["a", "b", "a"] and names == ["x", "z"]
+    # numeric labels in the last column under a header; and a headerless file whose labels are all text
+    X, labels, names = _read_csv(str(write_csv(tmp_path / "n.csv", ["a,b,y", "1,2,0", "3,4,1"])), None)
+    assert X.shape == (2, 2) and list(labels) == ["0", "1"] and names == ["a", "b"]
+    X, labels, names = _read_csv(str(write_csv(tmp_path / "t.csv", ["1,2,no", "3,4,yes"])), None)
+    assert X.shape == (2, 2) and list(labels) == ["no", "yes"] and names == []
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_momentum_with_adam_is_refused_naming_both_flags(tmp_path, capsys, optimizer):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--optimizer", optimizer, "--momentum", "0.9", "--epochs", "1", "--out", str(tmp_path / "o")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--momentum" in err and f"--optimizer {optimizer}" in err and "usage:" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_notes_the_flags_the_checkpoint_overrides(tmp_path, capsys):
+    out_dir = tmp_path / "o"
+    common = ["--dataset", "xor", "--samples", "100", "--hidden", "4", "--out", str(out_dir), "--quiet"]
+    assert run(capsys, "train", *common, "--epochs", "1")[0] == 0
+    code, out, err = run(capsys, "train", "--resume", str(out_dir / "model.npz"), "--epochs", "2", "--lr", "0.5",
+                         "--hidden", "8", "8", "--seed", "0", "--out", str(out_dir), "--quiet")
+    assert code == 0 and "after 2 epochs" in out
+    assert "note: --resume takes --lr from the checkpoint: using 0.001, not the given 0.5" in err
+    assert "note: --resume takes --hidden from the checkpoint: using 4, not the given 8 8" in err
+    assert "--seed" not in err  # given, but equal to the checkpoint's: nothing to say
+    assert "--dataset" not in err and "--optimizer" not in err  # not given at all
+    assert read_checkpoint(out_dir / "model.npz").config["hidden"] == [4]
+
+
+def test_truncated_npz_is_a_usage_error_naming_the_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.npz"
+    np.savez_compressed(good, X=rng.normal(size=(60, 3)), y=rng.integers(0, 2, size=60))
+    blob = good.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(blob[: len(blob) // 2])  # the zip directory at the end is lost
+    corrupt = bytearray(blob)
+    corrupt[60:200] = bytes(140)  # the deflate stream of X is damaged, the directory is intact
+    (tmp_path / "corrupt.npz").write_bytes(bytes(corrupt))
+    for name in ("trunc.npz", "corrupt.npz"):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "--dataset", str(tmp_path / name), "--epochs", "1", "--out", str(tmp_path / "o")])
+        assert info.value.code == 2, name
+        err = capsys.readouterr().err
+        assert "argument --dataset" in err and str(tmp_path / name) in err and "cannot read the .npz file" in err
+
+
+def test_fractions_leaving_no_training_data_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--val-fraction", "0.6", "--test-fraction", "0.5", "--epochs", "1",
+              "--out", str(tmp_path / "o")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--val-fraction 0.6" in err and "--test-fraction 0.5" in err and "Traceback" not in err
+
+
+def test_other_data_preparation_errors_are_reported_cleanly(tmp_path, capsys):
+    # 30 samples, 3 classes of 10: stratified 0.04 of 10 rounds to 0 per class, so validation would be empty
+    lines = [f"{i % 7}.5,{i % 3}" for i in range(30)]
+    path = write_csv(tmp_path / "small.csv", lines)
+    code, _, err = run(capsys, "train", "--dataset", str(path), "--val-fraction", "0.04", "--epochs", "1",
+                       "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert err.startswith("nnblocks train: error: split of 30 samples") and "empty" in err

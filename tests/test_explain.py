@@ -133,3 +133,18 @@ def test_cli_other_network_and_bad_flags(capsys):
     assert main(["explain", "--network", "2-x-1"]) == 2
     assert "--network" in capsys.readouterr().err
     assert main(["explain", "--batch", "3"]) == 2  # the chapter has one sample
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+    (["--max-elements", "-1"], "argument --max-elements: expected a positive integer, got '-1'"),
+    (["--max-elements", "0"], "argument --max-elements: expected a positive integer, got '0'"),
+    (["--batch", "-1"], "argument --batch: expected a positive integer, got '-1'"),
+    (["--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
+])
+def test_cli_bad_numbers_are_argparse_errors_naming_the_flag(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", "--network", "2-3-1", *argv])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "usage:" in captured.err and captured.out == ""

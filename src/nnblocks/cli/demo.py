@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from nnblocks.cli.argtypes import positive_float as _positive_float
+
 DEFAULT_OUT = "nnblocks-out/demo"
 
 
@@ -34,10 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'float32' (everything float32) or 'float64'",
     )
     parser.add_argument("--float64", action="store_true", help="shorthand for --precision float64")
-    parser.add_argument("--step", type=float, default=1e-4, help="finite-difference step h (default 1e-4)")
+    parser.add_argument("--step", type=_positive_float, default=1e-4, help="finite-difference step h (default 1e-4)")
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=_positive_float,
         default=1e-2,
         help="relative difference above which finite differences and the chain rule are reported as disagreeing "
         "(default 0.01)",
@@ -53,12 +55,6 @@ def run(args: argparse.Namespace) -> int:
     precision = "float64" if args.float64 else args.precision
     if args.float64 and args.precision not in ("chapter", "float64"):
         print(f"nnblocks demo: --float64 contradicts --precision {args.precision}", file=sys.stderr)
-        return 2
-    if not (args.step > 0) or args.step != args.step or args.step == float("inf"):
-        print(f"nnblocks demo: --step must be a positive number, got {args.step}", file=sys.stderr)
-        return 2
-    if not (args.tolerance > 0):
-        print(f"nnblocks demo: --tolerance must be positive, got {args.tolerance}", file=sys.stderr)
         return 2
     result = run_demo(precision=precision, method=args.method, h=args.step, tolerance=args.tolerance)
     print(format_report(result))

@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
 from nnblocks.cli.argtypes import positive_int as _positive_int
 
 
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--epochs", type=_positive_int, default=None, help="override every study's default epochs")
     r.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                    help="train on a seeded subset of N images and validate on N // 6 (a quick look)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the initial weights, shuffling and subsets")
+    r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights, shuffling and subsets")
     r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
     r.add_argument("--quiet", action="store_true", help="print only the final table")
     r.set_defaults(func=run_command)

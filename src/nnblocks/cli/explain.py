@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
+from nnblocks.cli.argtypes import positive_int as _positive_int
+
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu")
 LOSSES = ("mse", "cross-entropy", "bce-logits")
 MAX_WIDTH, MAX_LAYERS = 64, 8
@@ -28,15 +31,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--network", default="chapter", metavar="SIZES",
                    help="'chapter' (default: the chapter's 2-3-1 weights) or layer widths such as 2-4-3-1 "
                         "(random weights from --seed)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights and data (default 0)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random weights and data (default 0)")
     p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation (default sigmoid)")
     p.add_argument("--loss", choices=LOSSES, default="mse",
                    help="mse (default), cross-entropy (logits, integer classes) or bce-logits")
-    p.add_argument("--batch", type=int, default=1, help="samples in the batch (default 1; >1 needs --network SIZES)")
+    p.add_argument("--batch", type=_positive_int, default=1,
+                   help="samples in the batch (default 1; >1 needs --network SIZES)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format (default text)")
     p.add_argument("--figure", metavar="PATH", default=None,
                    help="also draw the graph with values and gradients to PATH (.svg or .png; no suffix: both)")
-    p.add_argument("--max-elements", type=int, default=12, help="elements printed per gradient (default 12)")
+    p.add_argument("--max-elements", type=_positive_int, default=12,
+                   help="elements printed per gradient (default 12)")
     p.add_argument("--float32", action="store_true", help="compute in float32 instead of float64")
     p.set_defaults(func=run)
 

@@ -114,6 +114,22 @@ def register(subparsers: Any) -> None:
 
 
 # ---- data ------------------------------------------------------------------------------------------------------------
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(rows: list[list[str]]) -> bool:
+    """Row 0 is a header when some column holds text there but a number in row 1 (a text label column, wherever
+    it is, has text in both); a lone row is a header only if none of its cells is a number."""
+    if len(rows) == 1:
+        return not any(_is_number(c) for c in rows[0])
+    return any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0], rows[1]))
+
+
 def _read_csv(path: str, label_column: str | None) -> tuple[Any, Any, list[str]]:
     """Features (float32) and raw labels (strings) of a CSV file; a first row that is not numeric is a header."""
     import csv
@@ -127,10 +143,10 @@ def _read_csv(path: str, label_column: str | None) -> tuple[Any, Any, list[str]]
     if not rows:
         raise DataError(f"{path}: the CSV file is empty")
     header: list[str] | None = None
-    try:
-        [float(c) for i, c in enumerate(rows[0]) if i != len(rows[0]) - 1]
-    except ValueError:
+    if _is_header(rows):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise DataError(f"{path}: the CSV file has a header row but no data")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise DataError(f"{path}: rows have different numbers of columns: {sorted(widths)}")
@@ -185,6 +201,9 @@ def _labels_to_task(y: Any) -> tuple[Any, str, list[str] | None]:
 
 def _load_raw(config: dict[str, Any], data_dir: str | None, download: bool) -> dict[str, Any]:
     """The data set's arrays before splitting: {"X", "y"} or, for MNIST-family, {"X", "y", "X_test", "y_test"}."""
+    import zipfile
+    import zlib
+
     import numpy as np
 
     from nnblocks import data
@@ -222,7 +241,7 @@ def _load_raw(config: dict[str, Any], data_dir: str | None, download: bool) -> d
             X, y = archive["X"], archive["y"]
     except DataError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path}: cannot read the .npz file ({exc})") from exc
     if X.ndim < 2 or len(X) != len(y):
         raise DataError(f"{path}: X must be (samples, features...) and y have one entry per sample; got X {X.shape}, "
@@ -427,8 +446,41 @@ def _report_warnings(caught: list) -> int:
     return count
 
 
+def _check_flag_combinations(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Flags that are fine one by one but not together (argparse sees them one at a time)."""
+    if args.momentum > 0 and args.optimizer in ("adam", "adamw"):
+        parser.error(f"argument --momentum: --optimizer {args.optimizer} has no momentum parameter (its running "
+                     f"average of gradients plays that role), so --momentum {args.momentum:g} would be ignored; "
+                     "drop --momentum or use --optimizer sgd or rmsprop")
+    val, test = args.val_fraction, args.test_fraction
+    if args.dataset not in ("mnist", "fashion-mnist") and val + test >= 1:  # the MNIST family has its own test set
+        parser.error(f"argument --test-fraction: --val-fraction {val:g} and --test-fraction {test:g} add up to "
+                     f"{val + test:g}, leaving no training data; make their sum less than 1")
+
+
+def _flag_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def _note_checkpoint_overrides(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                               config: dict[str, Any]) -> None:
+    """On --resume, say on stderr which explicitly given run flags lose to the checkpoint's values."""
+    for key in RUN_KEYS:
+        given, default, saved = getattr(args, key), parser.get_default(key), config.get(key)
+        if isinstance(given, list):  # nargs="*" gives a list; the checkpoint's JSON config too, but be safe
+            given, default, saved = list(given), list(default), list(saved) if saved is not None else None
+        if given != default and given != saved:
+            flag = "--" + key.replace("_", "-")
+            print(f"nnblocks train: note: --resume takes {flag} from the checkpoint: using {_flag_text(saved)}, "
+                  f"not the given {_flag_text(given)}", file=sys.stderr)
+
+
 def run_command(args: argparse.Namespace) -> int:
-    from nnblocks.errors import CheckpointError, DataError
+    from nnblocks.errors import CheckpointError, DataError, NNBlocksError
     from nnblocks.train import (
         ModelCheckpoint,
         TrainingDiverged,
@@ -454,7 +506,9 @@ def run_command(args: argparse.Namespace) -> int:
             parser.error(f"argument --resume: {args.resume} was not written by `nnblocks train` (no run config)")
         config = dict(resumed.config)
         config["epochs"] = args.epochs
+        _note_checkpoint_overrides(args, parser, config)
     else:
+        _check_flag_combinations(args, parser)
         config = _config_from_args(args)
         config["kind"] = "nnblocks-train"
     name = config["dataset"] if config["dataset"] in NAMED_DATASETS or not os.path.isfile(config["dataset"]) \
@@ -465,7 +519,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         splits = load_splits(config, args.data_dir, args.download,
                              scaler=resumed.extra.get("scaler") if resumed and resumed.extra else None)
-    except DataError as exc:
+    except NNBlocksError as exc:
+        # An unreadable file the user named is a bad --dataset value (exit 2); a missing download or a split
+        # the data cannot fill is reported as a plain error (exit 1).
+        if isinstance(exc, DataError) and config["dataset"].lower().endswith((".csv", ".npz")):
+            parser.error(f"{exc}" if resumed else f"argument --dataset: {exc}")
         print(f"nnblocks train: error: {exc}", file=sys.stderr)
         return 1
     _check_loss(config, splits, parser)
