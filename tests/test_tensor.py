@@ -256,3 +256,14 @@ def test_no_grad_decorator_is_reentrant():
 def test_arange_floats_take_the_default_dtype():
     assert nb.arange(0.0, 1.0, 0.5).dtype == np.float32
     assert nb.arange(3).dtype == np.int64
+
+
+def test_equality_is_elementwise_like_pytorch_and_hashing_by_identity():
+    logits = nb.Tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    labels = nb.Tensor(np.array([1, 1, 1]))
+    hits = logits.argmax(1) == labels
+    np.testing.assert_array_equal(hits.data, [True, False, True])
+    assert hits.float().mean().item() == pytest.approx(2 / 3)
+    np.testing.assert_array_equal((logits.argmax(1) != labels).data, [False, True, False])
+    a, b = nb.zeros(2), nb.zeros(2)
+    assert {a: "a", b: "b"}[b] == "b"  # equal values, distinct keys

@@ -319,11 +319,15 @@ class Tensor:
     def __ge__(self, other: Any) -> "Tensor":
         return Tensor(self.data >= _to_array(other))
 
-    def eq(self, other: Any) -> "Tensor":
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        """Elementwise, as in PyTorch (``(pred == y).float().mean()`` is an accuracy). Hashing stays by identity,
+        so tensors still work as dict keys and in sets."""
         return Tensor(self.data == _to_array(other))
 
-    def ne(self, other: Any) -> "Tensor":
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
         return Tensor(self.data != _to_array(other))
+
+    eq, ne = __eq__, __ne__
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         out = np.argmax(self.data, axis=dim)
