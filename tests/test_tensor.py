@@ -267,3 +267,24 @@ def test_equality_is_elementwise_like_pytorch_and_hashing_by_identity():
     np.testing.assert_array_equal((logits.argmax(1) != labels).data, [False, True, False])
     a, b = nb.zeros(2), nb.zeros(2)
     assert {a: "a", b: "b"}[b] == "b"  # equal values, distinct keys
+
+
+def test_manual_sgd_update_under_no_grad_is_in_place():
+    # the chapter-2 idiom: with no_grad(): w -= lr * w.grad updates the same leaf, which keeps training
+    w = nb.Tensor([1.0, 2.0], requires_grad=True)
+    data = w.data
+    for _ in range(2):
+        w.grad = None
+        (w * w).sum().backward()
+        with nb.no_grad():
+            w -= 0.25 * nb.Tensor(w.grad)
+    assert w.data is data and w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.data, [0.25, 0.5])  # each step halves w: w - 0.25 * 2w
+    with pytest.raises(nb.BackwardError, match="inside `with nnblocks.no_grad\\(\\):`"):
+        w -= 1.0
+    x = nb.Tensor([1.0, 2.0])
+    before = x
+    x += 1.0  # outside no_grad and not requiring grad: computed out of place, the old tensor is untouched
+    np.testing.assert_array_equal(before.data, [1.0, 2.0])
+    np.testing.assert_array_equal(x.data, [2.0, 3.0])
+    assert nb.ones(3).zero_().data.tolist() == [0.0, 0.0, 0.0]

@@ -303,6 +303,35 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> "Tensor":
         return ops.matmul(other, self)
 
+    # in-place arithmetic: the idiom ``with no_grad(): w -= lr * w.grad`` updates w itself, as in PyTorch
+    def _inplace(self, other: Any, ufunc: np.ufunc) -> "Tensor":
+        if _GRAD_ENABLED:
+            if self._requires_grad and self.grad_fn is None:
+                raise BackwardError(
+                    f"in-place update of a tensor of shape {self.shape} that requires grad while gradients are being "
+                    "recorded: update parameters inside `with nnblocks.no_grad():` (or let an optimizer do it)"
+                )
+            return NotImplemented  # Python then computes ``self op other`` out of place: the graph stays correct
+        ufunc(self.data, _to_array(other), out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.add)
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.subtract)
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.multiply)
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace(other, np.true_divide)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0 in place (the data, not the graph)."""
+        self.data[...] = 0
+        return self
+
     def __getitem__(self, index: Any) -> "Tensor":
         return ops.getitem(self, index)
 
