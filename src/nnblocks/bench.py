@@ -476,7 +476,7 @@ def worker_main(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"system": args.worker, "batch_size": args.batch_sizes[0]}
     batch = args.batch_sizes[0]
     if args.worker == "gemm":
-        n = int(np.load(args.data / "train_y.npy", mmap_mode="r").shape[0])
+        n = int(np.load(args.data / "train_y.npy", mmap_mode="r", allow_pickle=False).shape[0])
         result["effective_batch"] = min(batch, n)
         result.update(gemm_bound(min(batch, n), args.gemm_seconds, args.seed))
     else:
