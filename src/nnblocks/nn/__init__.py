@@ -14,11 +14,12 @@ from nnblocks.nn.layers import (
     Softmax,
     Tanh,
 )
+from nnblocks.nn.mlp import MLP, load_chapter_weights
 from nnblocks.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from nnblocks.nn.module import Module, Parameter
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "Linear", "Sequential", "Flatten", "Identity", "Dropout",
     "BatchNorm1d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-    "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MLP", "load_chapter_weights",
 ]
