@@ -1,5 +1,9 @@
 """Gradient checking: the engine's analytic gradients against central finite differences, in float64.
 
+``gradcheck(fn, inputs)`` checks every element of a function's inputs, as ``torch.autograd.gradcheck`` does; its two
+building blocks, ``central_differences`` (the one finite-difference loop) and ``relative_error``, also serve the
+training-time spot checks (``nnblocks.train.spot_check``).
+
 This is the chapter's finite-difference idea living on inside the engine. Backpropagation computes every partial
 derivative of a scalar ``L`` in one backward pass; finite differences estimate each one separately by nudging one
 input element ``x_i`` by ``h`` in both directions:
@@ -39,8 +43,9 @@ class GradcheckError(NNBlocksError, AssertionError):
 class InputCheck:
     """The comparison for one checked input: errors over all its elements, and where the worst mismatch sits.
 
-    ``max_rel_error`` is ``max |a - n| / max(|a|, |n|)`` over elements where either is non-zero. The worst element
-    is the one that exceeds the tolerance ``atol + rtol * |n|`` by the most (or comes closest to it when all pass).
+    ``max_rel_error`` is the largest ``relative_error(a, n) = |a - n| / max(|a|, |n|)`` (0 where the two agree
+    exactly, inf where either is NaN). The worst element is the one that exceeds the tolerance
+    ``atol + rtol * |n|`` by the most (or comes closest to it when all pass).
     """
 
     position: int
@@ -122,6 +127,22 @@ def central_differences(loss: Callable[[], float], array: np.ndarray, eps: float
         flat[i] = original
         numeric[k] = (plus - minus) / (2 * eps)
     return numeric
+
+
+def relative_error(a: Any, b: Any, floor: float = 0.0) -> np.ndarray:
+    """``|a - b| / max(|a|, |b|, floor)`` elementwise, in float64: 0 where ``a == b`` (both 0 included), inf where
+    either is NaN or inf (a non-finite gradient is always the worst mismatch).
+
+    With ``floor = 0`` it is the plain relative error. A positive ``floor`` measures elements smaller than it against
+    the floor instead, so that rounding noise on a near-zero value does not read as a large *relative* error (the
+    training-time spot checks use ``atol / rtol``: an error above ``rtol`` then means ``|a - b| > atol``).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf, 0 / 0: NaN, turned into inf below
+        diff = np.abs(a - b)
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+        err = np.where(diff == 0, 0.0, diff / scale)
+    return np.where(np.isnan(err), np.inf, err)
 
 
 def gradcheck(
@@ -213,13 +234,10 @@ def gradcheck(
 
 def _compare(position: int, name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float,
              rtol: float) -> InputCheck:
-    diff = np.abs(analytic - numeric)
-    scale = np.maximum(np.abs(analytic), np.abs(numeric))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0.0)
-    excess = diff - (atol + rtol * np.abs(numeric))
-    if diff.size == 0:
+    if analytic.size == 0:
         return InputCheck(position, name, analytic.shape, 0.0, 0.0, (), 0.0, 0.0, True)
+    diff = np.abs(analytic - numeric)
+    excess = diff - (atol + rtol * np.abs(numeric))
     # NaN anywhere is a failure, and is the worst mismatch
     excess = np.where(np.isnan(excess), np.inf, excess)
     worst = np.unravel_index(int(np.argmax(excess)), analytic.shape)
@@ -228,7 +246,7 @@ def _compare(position: int, name: str, analytic: np.ndarray, numeric: np.ndarray
         name=name,
         shape=tuple(analytic.shape),
         max_abs_error=float(np.max(np.where(np.isnan(diff), np.inf, diff))),
-        max_rel_error=float(np.max(np.where(np.isnan(rel), np.inf, rel))),
+        max_rel_error=float(np.max(relative_error(analytic, numeric))),
         worst_index=tuple(int(i) for i in worst),
         analytic=float(analytic[worst]),
         numeric=float(numeric[worst]),
