@@ -22,9 +22,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nnblocks.errors import TrainingDiverged  # noqa: F401 - raised here, re-exported by nnblocks.train
+from nnblocks.errors import TrainingDiverged
 from nnblocks.train.callbacks import Callback, LRSchedulerCallback, TrainingContext
-from nnblocks.train.gradient_check import GradientChecker, as_checker
+from nnblocks.train.spot_check import SpotChecker, as_spot_checker
 from nnblocks.train.history import History
 from nnblocks.train.metrics import (
     MetricFn,
@@ -75,7 +75,7 @@ def _metrics_for_targets(named: list, default_metrics: bool, y: np.ndarray) -> l
 def _train_epoch(model: Any, loss_fn: Any, optimizer: Any, loader: Any, named: list, threshold: float,
                  history: History, record_batches: bool, batch_callbacks: list, bar: Any, epoch: int,
                  lr: float, check_targets: bool | None,
-                 checker: GradientChecker | None = None) -> tuple[dict[str, float], list]:
+                 checker: SpotChecker | None = None) -> tuple[dict[str, float], list]:
     """One pass over ``loader`` with a step per batch; returns the epoch's sample-weighted loss and metrics, and
     the metrics kept (``check_targets``: True/False = the first batch decides whether accuracy applies, with
     True meaning the metrics are fit's defaults; None = no check). ``checker`` compares the gradients with finite
@@ -101,7 +101,7 @@ def _train_epoch(model: Any, loss_fn: Any, optimizer: Any, loader: Any, named: l
                     epoch + 1, batch_index + 1, value, history)
             loss.backward()
             if checked:
-                history.grad_checks.append(checker.check(model, loss_fn, x, y, value, epoch + 1))
+                history.spot_checks.append(checker.check(model, loss_fn, x, y, value, epoch + 1))
             optimizer.step()
             if check_targets is not None and batch_index == 0:
                 named = _metrics_for_targets(named, check_targets, y.data)
@@ -141,7 +141,7 @@ def _progress_enabled(progress: bool | None) -> bool:
 def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable | None = None,
         epochs: int = 1, metrics: Sequence[str | MetricFn] | None = DEFAULT_METRICS, callbacks: Sequence[Callback] = (),
         scheduler: Any = None, record_batches: bool = False, progress: bool | None = None, start_epoch: int = 0,
-        history: History | None = None, check_gradients: int | GradientChecker | None = None) -> History:
+        history: History | None = None, check_gradients: int | SpotChecker | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the ``History``.
 
     Each epoch's training loss is the **sample-weighted mean of the batch losses**,
@@ -162,10 +162,10 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
         progress: a tqdm progress bar; None shows it only when stdout and stderr are terminals.
         start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` are run (``epochs`` is the total, as
             Keras's ``initial_epoch``) and appended to ``history``.
-        check_gradients: N checks the engine's gradients against float64 finite differences on the first step and
-            every N-th after it (5 weights per parameter tensor, same batch, before the optimizer step); the largest
-            relative error per parameter goes to ``history.grad_checks`` and a mismatch warns
-            ``GradientCheckWarning``. A ``GradientChecker`` sets the sample size and tolerances.
+        check_gradients: N spot-checks the engine's gradients against float64 finite differences on the first step
+            and every N-th after it (5 weights per parameter tensor, same batch, before the optimizer step); the
+            largest relative error per parameter goes to ``history.spot_checks`` and a mismatch warns
+            ``SpotCheckWarning``. A ``SpotChecker`` sets the sample size and tolerances.
 
     Raises:
         TrainingDiverged: the loss became NaN/inf; the message names the epoch, the batch and a likely cause, and
@@ -179,9 +179,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
     named = resolve_metrics(metrics)
     default_metrics = metrics is DEFAULT_METRICS
     threshold = binary_threshold(loss_fn)
-    checker = as_checker(check_gradients)
-    if checker is not None and start_epoch and hasattr(train_loader, "__len__"):
-        checker.step = int(start_epoch) * len(train_loader)  # a resumed run keeps counting steps where it stopped
+    checker = as_spot_checker(check_gradients, steps_done=int(start_epoch) * len(train_loader))
 
     all_callbacks: list[Callback] = ([LRSchedulerCallback(scheduler)] if scheduler is not None else []) + list(callbacks)
     if scheduler is None:  # a scheduler given as a callback is still saved by ModelCheckpoint
