@@ -3,7 +3,7 @@
 - ``fit(model, loss_fn, optimizer, train_loader, val_loader, epochs, ...) -> History``: the loop, written once;
   ``TrainingDiverged`` when its loss becomes NaN/inf, ``SpotChecker`` for its gradient spot checks.
 - ``History``: per-epoch losses, metrics and learning rates; ``to_csv`` / ``to_json`` / ``from_json``.
-- ``accuracy``, ``confusion_matrix``, ``evaluate``: measuring a model.
+- ``accuracy``, ``confusion_matrix``, ``evaluate``, ``MetricSums``: measuring a model.
 - ``Callback``, ``EarlyStopping``, ``LRSchedulerCallback``, ``ModelCheckpoint``: hooks into the loop.
 - ``save_checkpoint`` / ``load_checkpoint``: a whole run in one ``.npz``, written atomically, read without pickle.
 """
@@ -19,12 +19,12 @@ from nnblocks.train.checkpoint import (
 )
 from nnblocks.train.fit import current_lr, fit
 from nnblocks.train.history import History
-from nnblocks.train.metrics import accuracy, confusion_matrix, evaluate, predict_classes
+from nnblocks.train.metrics import MetricSums, accuracy, confusion_matrix, evaluate, predict_classes
 from nnblocks.train.spot_check import SpotChecker, SpotCheckWarning
 
 __all__ = [
     "fit", "TrainingDiverged", "SpotChecker", "SpotCheckWarning", "current_lr", "History",
-    "accuracy", "confusion_matrix", "evaluate", "predict_classes",
+    "accuracy", "confusion_matrix", "evaluate", "predict_classes", "MetricSums",
     "Callback", "TrainingContext", "EarlyStopping", "LRSchedulerCallback", "ModelCheckpoint",
     "save_checkpoint", "load_checkpoint", "read_checkpoint", "Checkpoint", "loader_generators", "model_generators",
 ]
