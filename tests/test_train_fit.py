@@ -275,7 +275,7 @@ def test_early_stopping_min_delta_and_mode_max():
     assert stops == [False, False, False, False] and stopper.wait == 1 and stopper.best == 0.85
     acc = EarlyStopping(monitor="val_accuracy", patience=1, restore_best=False)
     assert [acc.on_epoch_end(e, {"val_accuracy": v}) for e, v in enumerate([0.5, 0.7, 0.6])] == [False, False, True]
-    with pytest.raises(KeyError, match="val_loss.*pass a val_loader"):
+    with pytest.raises(InvalidValueError, match="val_loss.*pass a val_loader"):
         EarlyStopping().on_epoch_end(0, {"loss": 1.0})
 
 

@@ -15,6 +15,8 @@ import math
 import os
 from typing import Any, Iterator
 
+from nnblocks.errors import InvalidValueError
+
 
 class History:
     """Per-epoch logs of a training run, Keras's ``History.history`` dict of lists with a few helpers."""
@@ -69,7 +71,7 @@ class History:
         values = self[monitor]
         finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
         if not finite:
-            raise ValueError(f"History: no value of {monitor!r} recorded yet")
+            raise InvalidValueError(f"History: no value of {monitor!r} recorded yet")
         value, i = min(finite) if mode == "min" else max(finite, key=lambda t: (t[0], -t[1]))
         return int(self.history["epoch"][i]) if "epoch" in self.history else i + 1, value
 

@@ -13,6 +13,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nnblocks.errors import InvalidValueError
+
 # Exact agreement (an error of 0, e.g. a weight fed by an input that is always 0) cannot sit on a log axis;
 # it is drawn at this floor instead, which the axis label says.
 ZERO_DRAWN_AT = 1e-10
@@ -24,7 +26,7 @@ def _records(history: Any) -> Sequence[Mapping[str, Any]]:
         raise TypeError("plot_spot_checks: expected a History or its spot_checks list "
                         "([{'step': ..., 'errors': {...}}, ...])")
     if not records:
-        raise ValueError("plot_spot_checks: no gradient spot checks recorded (train with fit(check_gradients=N) "
+        raise InvalidValueError("plot_spot_checks: no gradient spot checks recorded (train with fit(check_gradients=N) "
                          "or nnblocks train --check-gradients N)")
     return records
 
