@@ -108,6 +108,20 @@ def _float64_copy(x: Any, position: int, notes: list[str]) -> Any:
     return copy
 
 
+def _float64_inputs(inputs: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """``_float64_copy`` of every input, and one warning (at gradcheck's caller) naming those that were not float64."""
+    notes: list[str] = []
+    xs = [_float64_copy(x, i, notes) for i, x in enumerate(inputs)]
+    if notes:
+        warnings.warn(
+            "gradcheck: " + "; ".join(notes) + ". Finite differences need float64: in float32 the rounding error of "
+            "(f(x+h) - f(x-h)) / 2h is ~1e-7 * |f| / h, too large to tell a right gradient from a wrong one.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return xs, notes
+
+
 def central_differences(loss: Callable[[], float], array: np.ndarray, eps: float,
                         indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """dL/da_k ~ (L(a + eps e_k) - L(a - eps e_k)) / (2 eps) for each flat index k of ``array`` (all by default).
@@ -176,17 +190,7 @@ def gradcheck(
     Returns a ``GradcheckReport`` (truthy when all inputs pass). With ``raise_exception=True`` a failure raises
     ``GradcheckError`` naming the input and the index of the worst mismatch.
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    notes: list[str] = []
-    xs = [_float64_copy(x, i, notes) for i, x in enumerate(inputs)]
-    if notes:
-        warnings.warn(
-            "gradcheck: " + "; ".join(notes) + ". Finite differences need float64: in float32 the rounding error of "
-            "(f(x+h) - f(x-h)) / 2h is ~1e-7 * |f| / h, too large to tell a right gradient from a wrong one.",
-            UserWarning,
-            stacklevel=2,
-        )
+    xs, notes = _float64_inputs((inputs,) if isinstance(inputs, Tensor) else inputs)
     checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise GradcheckError("gradcheck: no input has requires_grad=True, so there is no gradient to check")

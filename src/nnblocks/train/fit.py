@@ -53,19 +53,17 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
 
     Args:
         metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. The default
-            ``("accuracy",)`` is dropped for regression, decided before training from the first samples of
-            ``train_loader.dataset``.
+            ``("accuracy",)`` is dropped for regression (decided before training, from ``train_loader.dataset``).
         callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); one returning True from
             ``on_epoch_end`` stops training after that epoch.
-        scheduler: stepped once per epoch after validation, as ``LRSchedulerCallback(scheduler)`` (first of the
-            callbacks); ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation.
-        record_batches: also keep every batch's loss in ``history.batch_loss``.
-        progress: a tqdm bar per epoch; None shows it only when stdout and stderr are terminals.
-        start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` are run (``epochs`` is the total, as
-            Keras's ``initial_epoch``) and appended to ``history``.
+        scheduler: stepped once per epoch after validation, as ``LRSchedulerCallback(scheduler)`` (the first
+            callback): ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation.
+        record_batches: keep every batch's loss in ``history.batch_loss``.
+        progress: a tqdm bar per epoch; None shows one only when stdout and stderr are terminals.
+        start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` run (``epochs`` is the total, as
+            Keras's ``initial_epoch``) and are appended to ``history``.
         check_gradients: N spot-checks the gradients against float64 finite differences on the first step and every
-            N-th (see ``nnblocks.train.spot_check``): records in ``history.spot_checks``, ``SpotCheckWarning`` on a
-            mismatch. A ``SpotChecker`` sets the sample size and tolerances.
+            N-th (``nnblocks.train.spot_check``), into ``history.spot_checks``; a ``SpotChecker`` sets tolerances.
 
     Raises:
         TrainingDiverged: the loss became NaN/inf. Its message names the epoch, the batch and likely causes; it
@@ -80,7 +78,6 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
     callbacks, scheduler = _with_scheduler(callbacks, scheduler)
     batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
     shown = Progress(progress, epochs, batches)
-
     ctx = TrainingContext(model=model, optimizer=optimizer, loss_fn=loss_fn, history=history,
                           train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=epochs)
     for cb in callbacks:
@@ -92,8 +89,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
             cb.on_epoch_begin(epoch)
         lr, started = current_lr(optimizer), time.perf_counter()
         sums = MetricSums(named, threshold)
-        # Overflow on the way to a NaN loss is reported below, naming the epoch and batch; NumPy's RuntimeWarnings
-        # on the way there would only bury that message.
+        # NumPy's overflow warnings on the way to a NaN loss would only bury the TrainingDiverged raised below.
         with shown.epoch(epoch), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for i, batch in enumerate(train_loader):
                 x, y = batch[0], batch[1]
