@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.errors import InvalidValueError
+from nnblocks.optim.lr_scheduler import ReduceLROnPlateau
 
 
 @dataclass
@@ -140,7 +141,7 @@ class EarlyStopping(Callback):
 
 def _needs_metric(scheduler: Any) -> bool:
     """Whether ``scheduler.step`` takes the monitored value (ReduceLROnPlateau) rather than nothing."""
-    if type(scheduler).__name__ == "ReduceLROnPlateau":
+    if isinstance(scheduler, ReduceLROnPlateau):
         return True
     try:
         params = inspect.signature(scheduler.step).parameters.values()

@@ -17,6 +17,10 @@ is what makes a resumed run bit-identical to an uninterrupted one.
 
 Writing goes to a temporary file in the target's folder, flushed and fsync'ed, then ``os.replace``d over the target:
 a crash or an error midway leaves the previous checkpoint untouched and no temporary file behind.
+
+Loading is all or nothing: ``load_checkpoint`` checks every part with the part's own check (``check_state_dict`` of
+the model, the optimizer and the scheduler, ``nnblocks.random.check_generator_state``) and loads the parts only when
+all of them pass, so a refused checkpoint changes nothing.
 """
 from __future__ import annotations
 
