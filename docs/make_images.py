@@ -96,8 +96,8 @@ def gradient_check(out: Path) -> Path:
     from nnblocks import nn, optim
     from nnblocks.data import DataLoader, Standardizer, TensorDataset, digits, train_val_split
     from nnblocks.train import fit
-    from nnblocks.train.gradient_check import DEFAULT_RTOL, GradientCheckWarning
-    from nnblocks.viz.gradient_check import plot_gradient_checks
+    from nnblocks.train.spot_check import DEFAULT_RTOL, SpotCheckWarning as GradientCheckWarning
+    from nnblocks.viz.spot_check import plot_spot_checks as plot_gradient_checks
 
     X, y = digits()
     Xtr, _, ytr, _ = train_val_split(X, y, 0.2, seed=0, stratify=True)

@@ -338,8 +338,8 @@ plot_decision_boundary(net, Xm, ym, path="lab-out/moons.png")"""),
 per parameter, a float64 central difference of the loss on the *same batch*, before the optimizer step. The
 largest relative error per parameter lands in `history.grad_checks`."""),
     ("code", """from nnblocks.data import digits
-from nnblocks.train.gradient_check import GradientCheckWarning, summarize
-from nnblocks.viz.gradient_check import plot_gradient_checks
+from nnblocks.train.spot_check import SpotCheckWarning as GradientCheckWarning, summarize
+from nnblocks.viz.spot_check import plot_spot_checks as plot_gradient_checks
 
 Xd, yd = digits(scale=16.0)
 loader = DataLoader(TensorDataset(Xd[:600], yd[:600]), batch_size=32, shuffle=True, seed=0)

@@ -148,3 +148,17 @@ def test_kink_within_eps_is_reported_not_hidden() -> None:
     near_zero = nb.tensor([1e-7, 1.0], dtype=np.float64, requires_grad=True)
     report = nb.gradcheck(lambda x: x.abs().sum(), [near_zero], raise_exception=False)
     assert not report.ok and report.checks[0].worst_index == (0,)
+
+
+def test_relative_error_is_the_one_measure_gradcheck_reports() -> None:
+    from nnblocks.gradcheck import relative_error
+
+    a = np.array([3.0, -2.0, 0.0, 1e-9, np.nan, np.inf, 5.0])
+    b = np.array([2.0, 2.0, 0.0, 0.0, 1.0, np.inf, 5.0])
+    np.testing.assert_array_equal(relative_error(a, b), [1 / 3, 2.0, 0.0, 1.0, np.inf, np.inf, 0.0])
+    # a floor measures small values against it instead of against themselves
+    assert relative_error(1e-9, 0.0, floor=1e-6) == pytest.approx(1e-3)
+    assert relative_error(np.float32(2.0), 1.0).dtype == np.float64
+    x = nb.randn(3, 4, seed=0, dtype=np.float64, requires_grad=True)
+    check = nb.gradcheck(lambda x: WrongSquare.apply(x).sum(), [x], raise_exception=False).checks[0]
+    assert check.max_rel_error == pytest.approx(float(relative_error(3 * x.data[1, 2], 2 * x.data[1, 2])), rel=1e-6)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nnblocks as nb
+from nnblocks.errors import CheckpointError, InvalidValueError
 from nnblocks.optim import SGD, Adam
 from nnblocks.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau, StepLR
 
@@ -182,6 +183,31 @@ def test_state_dict_round_trip(name, kwargs):
         assert second.cuts == whole.cuts
 
 
+
+@pytest.mark.parametrize("name,kwargs,damage,complaint", [
+    ("StepLR", dict(step_size=3), lambda s: s.pop("gamma"), r"StepLR.load_state_dict: missing keys \['gamma'\]"),
+    ("StepLR", dict(step_size=3), lambda s: s.update(step_size=2.5), r"'step_size' must be an int, got 2.5"),
+    ("CosineAnnealingLR", dict(T_max=5), lambda s: s["_last_lr"].pop(),
+     r"'_last_lr' has 1 entries, but the optimizer has 2 param group"),
+    ("ExponentialLR", dict(gamma=0.9), lambda s: s.update(base_lrs="0.1"), r"'base_lrs' must be a list of numbers"),
+    ("ReduceLROnPlateau", dict(), lambda s: s.update(mode=1), r"'mode' must be a string, got 1"),
+    ("ReduceLROnPlateau", dict(), lambda s: s.update(cuts=[[3, 0.1]]), r"'cuts' must be \(epoch, old_lr, new_lr\)"),
+    ("ReduceLROnPlateau", dict(), lambda s: s.update(min_lrs=[0.0, "0"]), r"'min_lrs' must be a list of numbers"),
+])
+def test_a_bad_state_is_refused_naming_what_is_wrong_and_changes_nothing(name, kwargs, damage, complaint):
+    _, source = make_scheduler(name, kwargs)
+    for e in range(4):
+        source.step(METRICS[e]) if name == "ReduceLROnPlateau" else source.step()
+    saved = json.loads(json.dumps(source.state_dict()))
+    damage(saved)
+    _, target = make_scheduler(name, kwargs)
+    target.step(1.0) if name == "ReduceLROnPlateau" else target.step()
+    before = target.state_dict()
+    for method in (target.check_state_dict, target.load_state_dict):
+        with pytest.raises(CheckpointError, match=complaint):  # a CheckpointError, where a KeyError used to escape
+            method(saved)
+        assert target.state_dict() == before
+
 # ---- errors ---------------------------------------------------------------------------------------------------------
 def test_bad_arguments_raise_clear_errors():
     opt = nb_optimizer()
@@ -201,5 +227,5 @@ def test_bad_arguments_raise_clear_errors():
         CosineAnnealingLR(opt, T_max=-3)
     with pytest.raises(TypeError, match="expected an nnblocks Optimizer, got list"):
         StepLR([0.1], 2)
-    with pytest.raises(KeyError, match="initial_lr"):
+    with pytest.raises(InvalidValueError, match="initial_lr"):
         StepLR(Adam([nb.Tensor(np.ones(2))]), 2, last_epoch=4)

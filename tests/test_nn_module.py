@@ -220,6 +220,27 @@ def test_load_state_dict_shape_mismatch_names_key_and_both_shapes_and_changes_no
         model.load_state_dict(state, strict=False)
 
 
+def test_check_state_dict_names_every_problem_at_once_and_changes_nothing():
+    model = mlp()
+    before = model.state_dict()
+    state = {k: np.zeros_like(v) for k, v in before.items()}
+    del state["2.bias"]
+    state["0.weight"] = np.zeros((4, 3), dtype=np.float32)
+    state["2.weight"] = np.zeros((3, 2), dtype=np.float32)
+    state["9.weight"] = np.zeros(1, dtype=np.float32)
+    with pytest.raises(CheckpointError) as info:
+        model.check_state_dict(state)
+    assert str(info.value) == (
+        "Sequential.load_state_dict: the state does not fit this model (saved from another architecture?): missing "
+        "keys ['2.bias'], unexpected keys ['9.weight'], shape mismatches: 0.weight (4, 3) in the state dict vs (3, 4) "
+        "in the model; 2.weight (3, 2) in the state dict vs (2, 3) in the model")
+    with pytest.raises(ShapeError, match=r"shape mismatches: 0.weight .*; 2.weight "):  # keys may differ, shapes not
+        model.check_state_dict(state, strict=False)
+    del state["0.weight"], state["2.weight"]
+    model.check_state_dict(state, strict=False)  # what load_state_dict(strict=False) would accept passes
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
 def test_state_dict_saves_batchnorm_buffers():
     rng = np.random.default_rng(4)
     a = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4))

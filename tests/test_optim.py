@@ -317,6 +317,30 @@ def test_load_state_dict_errors_name_the_mismatch():
         opt.load_state_dict({"lr": 0.1})
 
 
+
+@pytest.mark.parametrize("damage,complaint", [
+    (lambda s: s["param_groups"][0].update(lr=-1.0), r"saved group 0: Adam: invalid lr value: -1.0"),
+    (lambda s: s["param_groups"][0].update(betas=[0.9]), r"saved group 0: Adam: betas must be a pair"),
+    (lambda s: s["param_groups"][0].pop("params"), r"saved group 0 is not a dict with a 'params' list"),
+    (lambda s: s["state"][1].update(step="x"), r"the step count of parameter 1 is 'x', not a number"),
+    (lambda s: s["state"].update({"one": {}}), r"'one' is not a parameter index"),
+    (lambda s: s["state"].update({0: [1, 2]}), r"the state of parameter 0 is a list, not a dict"),
+])
+def test_a_bad_state_is_refused_by_the_check_before_anything_changes(damage, complaint):
+    opt = run_nb("Adam", dict(lr=0.05), make_nb(start_arrays()), range(3))
+    saved = opt.state_dict()
+    damage(saved)
+    target = run_nb("Adam", dict(lr=0.01, betas=(0.8, 0.9)), make_nb(start_arrays()), range(2))
+    before = target.state_dict()
+    for method in (target.check_state_dict, target.load_state_dict):
+        with pytest.raises(CheckpointError, match=complaint):
+            method(saved)
+        now = target.state_dict()
+        assert now["param_groups"] == before["param_groups"] and sorted(now["state"]) == sorted(before["state"])
+        for i, entry in before["state"].items():
+            assert now["state"][i]["step"] == entry["step"] == 2
+            np.testing.assert_array_equal(now["state"][i]["exp_avg"], entry["exp_avg"])
+
 # ---- errors -----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("factory,value", [
     (lambda p: SGD(p, lr=-0.1), "-0.1"),

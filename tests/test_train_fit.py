@@ -9,19 +9,21 @@ import pytest
 import nnblocks as nb
 from nnblocks import nn, optim
 from nnblocks.data import DataLoader, TensorDataset, moons
-from nnblocks.errors import NNBlocksError, ShapeError
+from nnblocks.errors import InvalidValueError, NNBlocksError, ShapeError
 from nnblocks.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from nnblocks.train import (
     Callback,
     EarlyStopping,
     History,
     LRSchedulerCallback,
+    MetricSums,
     TrainingDiverged,
     accuracy,
     confusion_matrix,
     evaluate,
     fit,
 )
+from nnblocks.train.metrics import binary_threshold
 
 
 def mlp(seed: int = 0, dropout: float = 0.0) -> nn.Sequential:
@@ -172,6 +174,74 @@ def test_default_accuracy_is_dropped_for_regression_but_explicit_request_fails()
         fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, metrics=["accuracy"], progress=False)
 
 
+
+def test_divergence_carries_the_facts_and_names_no_command_line_flag():
+    X, y = moons(200, seed=0)
+    X = X * 255
+    model = nn.Sequential(nn.Linear(2, 16, seed=0), nn.ReLU(), nn.Linear(16, 2, seed=1))
+    loader = DataLoader(TensorDataset(X, y), batch_size=32)
+    with pytest.raises(TrainingDiverged) as info:
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e6), loader, epochs=20, progress=False)
+    exc = info.value
+    assert exc.lr == 1e6 and exc.input_finite is True and exc.weights_finite is True
+    batch = X[(exc.batch - 1) * 32:exc.batch * 32]
+    assert exc.max_abs_input == float(np.abs(batch).max()) > 10
+    assert "--" not in str(exc)  # the library names no flag: the command line phrases its own advice
+
+    X[70, 0] = np.nan  # batch 3: the input itself is bad
+    with pytest.raises(TrainingDiverged) as info:
+        fit(mlp(), nn.CrossEntropyLoss(), optim.SGD(mlp().parameters(), lr=0.01), loader, epochs=1, progress=False)
+    exc = info.value
+    assert (exc.batch, exc.input_finite, exc.weights_finite, exc.lr) == (3, False, True, 0.01)
+    assert exc.max_abs_input == float(np.nanmax(np.abs(X[64:96])))
+    assert "learning rate" not in str(exc)  # 0.01 is not suspicious: the input is named alone
+
+    broken = mlp()
+    broken[0].weight.data[0, 0] = np.nan
+    with pytest.raises(TrainingDiverged, match="some weights are already NaN/inf") as info:
+        fit(broken, nn.CrossEntropyLoss(), optim.SGD(broken.parameters(), lr=0.01), loader, epochs=1, progress=False)
+    assert (info.value.batch, info.value.weights_finite) == (1, False)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf inputs in validation, on purpose
+def test_a_diverging_validation_loss_is_named_as_such():
+    X, y = moons(100, seed=0)
+    model = mlp()
+    val = DataLoader(TensorDataset(np.full((10, 2), np.inf, dtype=np.float32), y[:10]), batch_size=10)
+    with pytest.raises(TrainingDiverged, match="validation loss is nan after epoch 1") as info:
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), DataLoader(TensorDataset(X, y)),
+            val, epochs=2, progress=False)
+    assert info.value.batch is None and info.value.lr == 0.1 and len(info.value.history) == 0
+
+
+def test_metrics_are_decided_before_training_without_drawing_from_the_loader():
+    X = np.linspace(-1, 1, 40, dtype=np.float32).reshape(-1, 1)
+    model = nn.Linear(1, 1, seed=0)
+    before = model.state_dict()
+
+    def run(**metrics):
+        loader = DataLoader(TensorDataset(X, 3 * X + 0.5), batch_size=8, shuffle=True, seed=3)
+        return fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), loader, epochs=3, record_batches=True,
+                   progress=False, **metrics)
+
+    with pytest.raises(InvalidValueError, match="accuracy needs class targets"):
+        run(metrics=["accuracy"])
+    for key, value in model.state_dict().items():  # refused before the first step, not after it
+        np.testing.assert_array_equal(value, before[key])
+    default = run()
+    model.load_state_dict(before)
+    assert "accuracy" not in default and default == run(metrics=None)  # deciding drew nothing from the loader
+
+
+def test_an_empty_loader_is_refused():
+    X, y = moons(10, seed=0)
+    model = mlp()
+    empty = DataLoader(TensorDataset(X, y), batch_size=32, drop_last=True)
+    with pytest.raises(InvalidValueError, match="yielded no samples.*drop_last"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), empty, progress=False)
+    with pytest.raises(InvalidValueError, match="yielded no samples"):
+        evaluate(model, empty, nn.CrossEntropyLoss())
+
 # ---- callbacks --------------------------------------------------------------------------------------------------------
 class Scripted(Callback):
     """Replaces the logged val_loss with a scripted sequence and snapshots the weights after each epoch."""
@@ -205,7 +275,7 @@ def test_early_stopping_min_delta_and_mode_max():
     assert stops == [False, False, False, False] and stopper.wait == 1 and stopper.best == 0.85
     acc = EarlyStopping(monitor="val_accuracy", patience=1, restore_best=False)
     assert [acc.on_epoch_end(e, {"val_accuracy": v}) for e, v in enumerate([0.5, 0.7, 0.6])] == [False, False, True]
-    with pytest.raises(KeyError, match="val_loss.*pass a val_loader"):
+    with pytest.raises(InvalidValueError, match="val_loss.*pass a val_loader"):
         EarlyStopping().on_epoch_end(0, {"loss": 1.0})
 
 
@@ -244,6 +314,40 @@ def test_accuracy_from_logits_probabilities_and_one_hot():
     with pytest.raises(ShapeError):
         accuracy(logits, np.array([0, 1]))
 
+
+def test_the_threshold_for_one_output_is_what_the_loss_declares():
+    class ProbabilityLoss(nn.BCELoss):  # another class name, the same declaration
+        pass
+
+    assert binary_threshold(nn.BCELoss()) == binary_threshold(ProbabilityLoss()) == 0.5
+    assert binary_threshold(nn.BCEWithLogitsLoss()) == binary_threshold(nn.MSELoss()) == binary_threshold(None) == 0.0
+    model = nn.Sequential(nn.Linear(1, 1, seed=0), nn.Sigmoid())
+    model[0].weight.data[...], model[0].bias.data[...] = 1.0, 0.0
+    X = np.array([[-0.1], [0.1], [0.2], [-3.0]], dtype=np.float32)  # probabilities 0.475, 0.525, 0.55, 0.047
+    y = np.array([[1.0], [1.0], [0.0], [0.0]], dtype=np.float32)
+    result = evaluate(model, DataLoader(TensorDataset(X, y), batch_size=4), ProbabilityLoss())
+    assert result["accuracy"] == 0.5  # above 1/2: samples 1 and 2 predicted 1; 0 and 3 predicted 0
+
+
+def test_evaluate_sums_every_metric_sample_weighted_over_uneven_batches():
+    def mean_output(out, y):
+        return float(out.mean())
+
+    X, y = moons(50, seed=2)
+    model = mlp()
+    loader = DataLoader(TensorDataset(X, y), batch_size=20)  # 20, 20, 10
+    result = evaluate(model, loader, None, ["accuracy", mean_output])
+    assert "loss" not in result and result["n"] == 50
+    with nb.no_grad():
+        model.eval()
+        out = model(nb.Tensor(X)).data
+    parts = [out[:20], out[20:40], out[40:]]
+    expected = sum(float(p.mean()) * len(p) for p in parts) / 50
+    assert result["mean_output"] == expected and result["accuracy"] == accuracy(out, y)
+    sums = MetricSums([("mean_output", mean_output)])
+    for p, t in zip(parts, (y[:20], y[20:40], y[40:])):
+        sums.add(p, t, loss=1.0)
+    assert sums.means() == {"loss": 1.0, "mean_output": expected} and sums.n == 50
 
 def test_confusion_matrix_counts_by_hand():
     y_true = np.array([0, 0, 1, 2, 2, 2])

@@ -32,9 +32,20 @@ class CheckpointError(NNBlocksError, ValueError):
 
 
 class TrainingDiverged(NNBlocksError, FloatingPointError):
-    """The loss became NaN or infinite during training. ``epoch`` and ``batch`` (1-based) say where, ``history``
-    holds the epochs completed before it (plus, with ``record_batches``, the batch losses up to the failure)."""
+    """The loss became NaN or infinite during training.
 
-    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, history: object) -> None:
+    Besides the message, it carries the facts of the failure, so that an entry point can phrase its own advice:
+    ``epoch`` and ``batch`` (1-based; ``batch`` is None when the validation loss diverged), ``loss``, ``lr`` (the
+    epoch's learning rate), ``input_finite`` (False when the batch itself held NaN or inf; None when unknown),
+    ``max_abs_input`` (the largest finite |x| of the batch; None when unknown), ``weights_finite`` (False when some
+    weights were already NaN or inf), and ``history``: the epochs completed before it (plus, with ``record_batches``,
+    the batch losses up to the failure).
+    """
+
+    def __init__(self, message: str, epoch: int, batch: int | None, loss: float, history: object, *,
+                 lr: float = float("nan"), input_finite: bool | None = None, max_abs_input: float | None = None,
+                 weights_finite: bool | None = None) -> None:
         super().__init__(message)
         self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history
+        self.lr = lr
+        self.input_finite, self.max_abs_input, self.weights_finite = input_finite, max_abs_input, weights_finite

@@ -1,5 +1,9 @@
 """Gradient checking: the engine's analytic gradients against central finite differences, in float64.
 
+``gradcheck(fn, inputs)`` checks every element of a function's inputs, as ``torch.autograd.gradcheck`` does; its two
+building blocks, ``central_differences`` (the one finite-difference loop) and ``relative_error``, also serve the
+training-time spot checks (``nnblocks.train.spot_check``).
+
 This is the chapter's finite-difference idea living on inside the engine. Backpropagation computes every partial
 derivative of a scalar ``L`` in one backward pass; finite differences estimate each one separately by nudging one
 input element ``x_i`` by ``h`` in both directions:
@@ -39,8 +43,9 @@ class GradcheckError(NNBlocksError, AssertionError):
 class InputCheck:
     """The comparison for one checked input: errors over all its elements, and where the worst mismatch sits.
 
-    ``max_rel_error`` is ``max |a - n| / max(|a|, |n|)`` over elements where either is non-zero. The worst element
-    is the one that exceeds the tolerance ``atol + rtol * |n|`` by the most (or comes closest to it when all pass).
+    ``max_rel_error`` is the largest ``relative_error(a, n) = |a - n| / max(|a|, |n|)`` (0 where the two agree
+    exactly, inf where either is NaN). The worst element is the one that exceeds the tolerance
+    ``atol + rtol * |n|`` by the most (or comes closest to it when all pass).
     """
 
     position: int
@@ -103,6 +108,20 @@ def _float64_copy(x: Any, position: int, notes: list[str]) -> Any:
     return copy
 
 
+def _float64_inputs(inputs: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """``_float64_copy`` of every input, and one warning (at gradcheck's caller) naming those that were not float64."""
+    notes: list[str] = []
+    xs = [_float64_copy(x, i, notes) for i, x in enumerate(inputs)]
+    if notes:
+        warnings.warn(
+            "gradcheck: " + "; ".join(notes) + ". Finite differences need float64: in float32 the rounding error of "
+            "(f(x+h) - f(x-h)) / 2h is ~1e-7 * |f| / h, too large to tell a right gradient from a wrong one.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return xs, notes
+
+
 def central_differences(loss: Callable[[], float], array: np.ndarray, eps: float,
                         indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """dL/da_k ~ (L(a + eps e_k) - L(a - eps e_k)) / (2 eps) for each flat index k of ``array`` (all by default).
@@ -122,6 +141,22 @@ def central_differences(loss: Callable[[], float], array: np.ndarray, eps: float
         flat[i] = original
         numeric[k] = (plus - minus) / (2 * eps)
     return numeric
+
+
+def relative_error(a: Any, b: Any, floor: float = 0.0) -> np.ndarray:
+    """``|a - b| / max(|a|, |b|, floor)`` elementwise, in float64: 0 where ``a == b`` (both 0 included), inf where
+    either is NaN or inf (a non-finite gradient is always the worst mismatch).
+
+    With ``floor = 0`` it is the plain relative error. A positive ``floor`` measures elements smaller than it against
+    the floor instead, so that rounding noise on a near-zero value does not read as a large *relative* error (the
+    training-time spot checks use ``atol / rtol``: an error above ``rtol`` then means ``|a - b| > atol``).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf, 0 / 0: NaN, turned into inf below
+        diff = np.abs(a - b)
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+        err = np.where(diff == 0, 0.0, diff / scale)
+    return np.where(np.isnan(err), np.inf, err)
 
 
 def gradcheck(
@@ -155,17 +190,7 @@ def gradcheck(
     Returns a ``GradcheckReport`` (truthy when all inputs pass). With ``raise_exception=True`` a failure raises
     ``GradcheckError`` naming the input and the index of the worst mismatch.
     """
-    if isinstance(inputs, Tensor):
-        inputs = (inputs,)
-    notes: list[str] = []
-    xs = [_float64_copy(x, i, notes) for i, x in enumerate(inputs)]
-    if notes:
-        warnings.warn(
-            "gradcheck: " + "; ".join(notes) + ". Finite differences need float64: in float32 the rounding error of "
-            "(f(x+h) - f(x-h)) / 2h is ~1e-7 * |f| / h, too large to tell a right gradient from a wrong one.",
-            UserWarning,
-            stacklevel=2,
-        )
+    xs, notes = _float64_inputs((inputs,) if isinstance(inputs, Tensor) else inputs)
     checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise GradcheckError("gradcheck: no input has requires_grad=True, so there is no gradient to check")
@@ -213,13 +238,10 @@ def gradcheck(
 
 def _compare(position: int, name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float,
              rtol: float) -> InputCheck:
-    diff = np.abs(analytic - numeric)
-    scale = np.maximum(np.abs(analytic), np.abs(numeric))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0.0)
-    excess = diff - (atol + rtol * np.abs(numeric))
-    if diff.size == 0:
+    if analytic.size == 0:
         return InputCheck(position, name, analytic.shape, 0.0, 0.0, (), 0.0, 0.0, True)
+    diff = np.abs(analytic - numeric)
+    excess = diff - (atol + rtol * np.abs(numeric))
     # NaN anywhere is a failure, and is the worst mismatch
     excess = np.where(np.isnan(excess), np.inf, excess)
     worst = np.unravel_index(int(np.argmax(excess)), analytic.shape)
@@ -228,7 +250,7 @@ def _compare(position: int, name: str, analytic: np.ndarray, numeric: np.ndarray
         name=name,
         shape=tuple(analytic.shape),
         max_abs_error=float(np.max(np.where(np.isnan(diff), np.inf, diff))),
-        max_rel_error=float(np.max(np.where(np.isnan(rel), np.inf, rel))),
+        max_rel_error=float(np.max(relative_error(analytic, numeric))),
         worst_index=tuple(int(i) for i in worst),
         analytic=float(analytic[worst]),
         numeric=float(numeric[worst]),

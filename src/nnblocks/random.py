@@ -2,13 +2,16 @@
 
 Every nnblocks function that draws random numbers takes ``seed=`` (an int or a Generator). When none is given, it
 draws from one global generator, which ``nnblocks.manual_seed(s)`` resets (PyTorch's ``torch.manual_seed``): the same
-seed gives the same run, bit for bit, on the same machine.
+seed gives the same run, bit for bit, on the same machine. ``set_generator_state`` restores a saved state (what
+checkpoints do), ``check_generator_state`` checks one without restoring it.
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
+
+from nnblocks.errors import InvalidValueError
 
 SeedLike = Union[int, np.random.Generator, None]
 
@@ -34,3 +37,22 @@ def get_generator(seed: SeedLike = None) -> np.random.Generator:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return np.random.default_rng(int(seed))
     raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
+
+
+def check_generator_state(generator: np.random.Generator, state: Any) -> None:
+    """Raise ``InvalidValueError`` if ``generator`` cannot take ``state`` (a saved ``bit_generator.state``).
+
+    Changes nothing: the state is tried on a fresh bit generator of the same kind (a PCG64 state does not fit an
+    MT19937, nor does a dict with keys missing).
+    """
+    bit_generator = type(generator.bit_generator)
+    try:
+        bit_generator().state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidValueError(f"a {bit_generator.__name__} generator cannot take this state: {exc}") from exc
+
+
+def set_generator_state(generator: np.random.Generator, state: Any) -> None:
+    """``generator.bit_generator.state = state``, checked first (a refused state leaves the generator as it was)."""
+    check_generator_state(generator, state)
+    generator.bit_generator.state = state

@@ -431,7 +431,7 @@ def _check_loss(config: dict[str, Any], splits: dict[str, Any], parser: argparse
 
 def _report_warnings(caught: list) -> int:
     """Print the gradient-check warnings recorded during fit on stderr (re-issue the others); return their count."""
-    from nnblocks.train.gradient_check import GradientCheckWarning
+    from nnblocks.train.spot_check import SpotCheckWarning as GradientCheckWarning
 
     count = 0
     for w in caught:
@@ -492,7 +492,7 @@ def run_command(args: argparse.Namespace) -> int:
         read_checkpoint,
         save_checkpoint,
     )
-    from nnblocks.train.gradient_check import GradientCheckWarning
+    from nnblocks.train.spot_check import SpotCheckWarning as GradientCheckWarning
 
     parser: argparse.ArgumentParser = args._parser
     started = time.perf_counter()
@@ -617,8 +617,8 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         summary = f"{name}: test {config['loss']} loss {result['loss']:.4g} after {len(history)} epochs, {seconds:.1f} s"
     if args.check_gradients and history.grad_checks:
-        from nnblocks.train.gradient_check import DEFAULT_RTOL, summarize
-        from nnblocks.viz.gradient_check import plot_gradient_checks
+        from nnblocks.train.spot_check import DEFAULT_RTOL, summarize
+        from nnblocks.viz.spot_check import plot_spot_checks as plot_gradient_checks
 
         paths["gradient check plot"] = Path(save_figure(
             plot_gradient_checks(history, tolerance=DEFAULT_RTOL, title=f"{name}: gradient checks every "

@@ -23,7 +23,7 @@ from nnblocks.fundamentals import (
     NETWORK_LR,
     PRECISIONS,
     STUDY_EPOCHS,
-    TrainingHistory,
+    Trajectory,
     chain_rule_gradients,
     finite_difference_gradients,
     linear_neuron,
@@ -84,9 +84,9 @@ class RunResult:
     names: list[str]
     precision: str
     method: str
-    history: TrainingHistory
+    history: Trajectory
     checks: list[GradientCheck]
-    chain_history: TrainingHistory | None = None  # the same run with the chain rule, for comparison
+    chain_history: Trajectory | None = None  # the same run with the chain rule, for comparison
 
     @property
     def max_relative_difference(self) -> tuple[float, int]:
@@ -482,7 +482,7 @@ def save_figures(result: DemoResult, out_dir: str | Path) -> list[Path]:
     return paths
 
 
-def _neuron_series(history: TrainingHistory) -> dict[str, np.ndarray]:
+def _neuron_series(history: Trajectory) -> dict[str, np.ndarray]:
     """W and b at the start of every epoch plus the end, and the loss at the same points."""
     w = np.array([float(np.ravel(ws[0])[0]) for ws in history.weights])
     b = np.array([float(np.ravel(ws[1])[0]) for ws in history.weights])

@@ -4,7 +4,7 @@
 - ``losses``: mse, mae, binary and categorical cross-entropy and their gradients (no log(0), means that are means).
 - ``network``: a network is a list of weights [W1, b1, W2, b2, ...]; ``feed_forward`` returns its MSE loss.
 - ``gradients``: dL/dw by finite differences (forward, central) and by the chain rule.
-- ``training``: ``update_weights`` (one epoch of gradient descent) and ``train`` (many, with a history).
+- ``training``: ``update_weights`` (one epoch of gradient descent) and ``train`` (many; returns the ``Trajectory``).
 - ``examples``: the chapter's data (the 2-3-1 network, the linear neuron of the learning-rate study).
 
 A first session::
@@ -12,8 +12,8 @@ A first session::
     from nnblocks.fundamentals import network_231, feed_forward, train
     x, y, w = network_231()
     feed_forward(x, y, w)                 # 0.33455009, the chapter's initial loss
-    history = train(x, y, w, lr=0.01, epochs=100)
-    history.losses[-1], history.final_loss
+    trajectory = train(x, y, w, lr=0.01, epochs=100)
+    trajectory.losses[-1], trajectory.final_loss
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ from nnblocks.fundamentals.losses import (
     mse_grad,
 )
 from nnblocks.fundamentals.network import feed_forward, forward_layers, init_weights, layer_sizes, predict
-from nnblocks.fundamentals.training import METHODS, TrainingHistory, train, update_weights
+from nnblocks.fundamentals.training import METHODS, Trajectory, train, update_weights
 
 __all__ = [
     "DEFAULT_STEP",
@@ -67,7 +67,7 @@ __all__ = [
     "NETWORK_LR",
     "PRECISIONS",
     "STUDY_EPOCHS",
-    "TrainingHistory",
+    "Trajectory",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "categorical_cross_entropy",

@@ -2,7 +2,9 @@
 
 ``update_weights`` keeps the chapter's contract, ``(new_weights, loss_before_update)``: the loss and every
 derivative are taken at the weights as they were, and all weights move together, w <- w - lr * dL/dw.
-``train`` repeats it for a number of epochs and keeps the whole story (losses, weights, gradients).
+``train`` repeats it for a number of epochs and returns the ``Trajectory``: the path the weights took, with the loss
+and the gradient at every point of it. (The engine's ``nnblocks.train.fit`` returns a ``History`` instead: per-epoch
+numbers only, no weights.)
 
 The default method, "forward" with h = 1e-4, is the chapter's finite-difference procedure exactly: the result
 is stored back in the weights' dtype (float32 in the chapter), so running the chapter's data through it gives the
@@ -18,7 +20,7 @@ import numpy as np
 from nnblocks.fundamentals.gradients import DEFAULT_STEP, chain_rule_gradients, finite_difference_gradients
 from nnblocks.fundamentals.network import feed_forward, layer_sizes
 
-__all__ = ["METHODS", "TrainingHistory", "train", "update_weights"]
+__all__ = ["METHODS", "Trajectory", "train", "update_weights"]
 
 METHODS = ("forward", "central", "chain")
 
@@ -62,8 +64,8 @@ def update_weights(
 
 
 @dataclass
-class TrainingHistory:
-    """What ``train`` saw, epoch by epoch.
+class Trajectory:
+    """The path gradient descent took in ``train``, epoch by epoch.
 
     - ``losses[e]``: the loss at the start of epoch e, before its update (what the chapter plots).
     - ``weights[e]``: the weights at the start of epoch e; ``weights[-1]`` are the final weights (epochs + 1 items).
@@ -97,8 +99,8 @@ def train(
     method: str = "forward",
     *,
     h: float = DEFAULT_STEP,
-) -> TrainingHistory:
-    """``epochs`` rounds of ``update_weights`` from ``weights`` (not modified); returns a ``TrainingHistory``.
+) -> Trajectory:
+    """``epochs`` rounds of ``update_weights`` from ``weights`` (not modified); returns their ``Trajectory``.
 
     Deterministic: the same inputs give bit-identical histories. A loss that is not finite stops training with
     an error naming the epoch (a diverging run that stays finite is recorded as it is, so it can be studied).
@@ -106,7 +108,7 @@ def train(
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a whole number >= 0, got {epochs}")
     current = [np.array(w, copy=True) for w in weights]
-    losses, history, grads_seen = [], [current], []
+    losses, weights_seen, grads_seen = [], [current], []
     for epoch in range(int(epochs)):
         # A run that blows up past the float range is reported below by epoch, not by a NumPy warning mid-step.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -117,13 +119,13 @@ def train(
                 "blown up, try a smaller learning rate"
             )
         losses.append(loss)
-        history.append(current)
+        weights_seen.append(current)
         grads_seen.append(grads)
     final_loss = feed_forward(inputs, outputs, current)
     loss_dtype = np.result_type(final_loss)
-    return TrainingHistory(
+    return Trajectory(
         losses=np.array(losses, dtype=loss_dtype),
-        weights=history,
+        weights=weights_seen,
         gradients=grads_seen,
         final_loss=final_loss,
         method=method,

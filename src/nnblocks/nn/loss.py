@@ -42,6 +42,9 @@ class L1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities (after a sigmoid); logs clamped at -100 as PyTorch does."""
 
+    # The model's output is a probability, not a logit: a predicted class is 1 above 1/2 (not above 0).
+    takes_probabilities = True
+
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return ops.binary_cross_entropy(input, target, self.reduction)
 

@@ -230,9 +230,27 @@ class Module:
         """Copy arrays into this module's parameters and buffers (in place, converted to their dtypes).
 
         With ``strict`` (default), missing or unexpected keys are an error; a shape mismatch is always an error.
+        Everything is checked (``check_state_dict``) before anything is copied, so a refused state changes nothing.
         Returns ``(missing_keys, unexpected_keys)``. Accepts NumPy arrays, nnblocks Tensors or anything with
         ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even as-is on CPU, loads).
         """
+        arrays, missing, unexpected = self._arrays_to_load(state, strict)
+        for (module, kind, name), array in arrays.items():
+            if kind == "_parameters":
+                np.copyto(module._parameters[name].data, array, casting="unsafe")
+            else:
+                module._buffers[name] = np.array(array, dtype=np.asarray(module._buffers[name]).dtype)
+        return missing, unexpected
+
+    def check_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Raise what ``load_state_dict(state, strict)`` would raise, changing nothing: ``CheckpointError`` for missing
+        or unexpected keys (with ``strict``), else ``ShapeError`` for arrays of the wrong shape; one message names every
+        problem. (Not in PyTorch: it lets ``load_checkpoint`` check every part of a checkpoint before loading any.)"""
+        self._arrays_to_load(state, strict)
+
+    def _arrays_to_load(self, state: dict, strict: bool) -> tuple[dict[tuple, np.ndarray], list[str], list[str]]:
+        """``{(module, "_parameters" or "_buffers", name): array}`` for each key of ``state`` that this module has,
+        plus the missing and unexpected keys; raises as ``check_state_dict`` says."""
         targets: dict[str, tuple[Module, str, str]] = {}
         for module_name, module in self.named_modules(remove_duplicate=False):
             for kind in ("_parameters", "_buffers"):
@@ -241,12 +259,8 @@ class Module:
                         targets[f"{module_name}.{name}" if module_name else name] = (module, kind, name)
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]
-        if strict and (missing or unexpected):
-            raise CheckpointError(
-                f"load_state_dict into {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}"
-            )
-        # Check every shape before copying anything, so a failed load leaves the model as it was.
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[tuple, np.ndarray] = {}
+        wrong = []
         for key, (module, kind, name) in targets.items():
             if key not in state:
                 continue
@@ -255,19 +269,17 @@ class Module:
             array = np.asarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array)
             current = getattr(module, kind)[name]
             if np.shape(array) != np.shape(current):
-                what = "parameter" if kind == "_parameters" else "buffer"
-                raise ShapeError(
-                    f"load_state_dict: {what} '{key}' has shape {np.shape(array)} in the state dict but "
-                    f"{np.shape(current)} in the model"
-                )
-            arrays[key] = array
-        for key, array in arrays.items():
-            module, kind, name = targets[key]
-            if kind == "_parameters":
-                np.copyto(module._parameters[name].data, array, casting="unsafe")
-            else:
-                module._buffers[name] = np.array(array, dtype=np.asarray(module._buffers[name]).dtype)
-        return missing, unexpected
+                wrong.append(f"{key} {np.shape(array)} in the state dict vs {np.shape(current)} in the model")
+            arrays[(module, kind, name)] = array
+        keys_wrong = strict and bool(missing or unexpected)
+        problems = [f"missing keys {missing}", f"unexpected keys {unexpected}"] if keys_wrong else []
+        if wrong:
+            problems.append(f"shape mismatches: {'; '.join(wrong)}")
+        if problems:
+            error = CheckpointError if keys_wrong else ShapeError
+            raise error(f"{type(self).__name__}.load_state_dict: the state does not fit this model (saved from "
+                        f"another architecture?): {', '.join(problems)}")
+        return arrays, missing, unexpected
 
     # ---- printing ---------------------------------------------------------------------------------------------------
     def extra_repr(self) -> str:

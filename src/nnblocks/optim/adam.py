@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nnblocks.errors import InvalidValueError
 from nnblocks.optim.optimizer import Optimizer, ParamsT, check_nonnegative
 from nnblocks.tensor import Tensor
 
@@ -52,10 +53,10 @@ class Adam(Optimizer):
             group[key] = check_nonnegative(name, key, group[key])
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+            raise InvalidValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
             if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= beta < 1.0:
-                raise ValueError(f"{name}: invalid beta parameter at index {i}: {beta!r} (it must be in [0, 1))")
+                raise InvalidValueError(f"{name}: invalid beta parameter at index {i}: {beta!r} (it must be in [0, 1))")
         group["betas"] = (float(betas[0]), float(betas[1]))
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nnblocks.errors import CheckpointError, InvalidValueError
 from nnblocks.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
@@ -24,6 +25,7 @@ class LRScheduler:
     """
 
     _state_keys: tuple[str, ...] = ()  # hyperparameters a subclass adds to state_dict()
+    _per_group: tuple[str, ...] = ("base_lrs", "_last_lr")  # state lists with one entry per param group
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -35,7 +37,7 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(
+                    raise InvalidValueError(
                         f"{type(self).__name__}: param_groups[{i}] has no 'initial_lr' though last_epoch={last_epoch} "
                         "asks to resume; load the optimizer's state_dict first, or start with last_epoch=-1"
                     )
@@ -77,16 +79,42 @@ class LRScheduler:
         return {key: _plain(getattr(self, key)) for key in keys}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict()`` saved (the optimizer's rates come from the optimizer's own state_dict)."""
-        expected = set(self.state_dict())
-        missing = sorted(expected - set(state_dict))
+        """Restore what ``state_dict()`` saved (the optimizer's rates come from the optimizer's own state_dict).
+
+        The whole state is checked first (``check_state_dict``), so a refused state leaves the scheduler as it was.
+        """
+        for key, value in self._parsed(state_dict).items():
+            setattr(self, key, value)
+
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Raise the ``CheckpointError`` that ``load_state_dict(state_dict)`` would raise, changing nothing.
+
+        (Not in PyTorch: it lets ``load_checkpoint`` check every part of a checkpoint before loading any.)
+        """
+        self._parsed(state_dict)
+
+    def _parsed(self, state_dict: Any) -> dict[str, Any]:
+        """The attributes ``state_dict`` restores, each of the kind its current value is (an int, a number, a string,
+        a list of numbers, with one entry per param group where the scheduler keeps one per group)."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(f"{name}: expected a dict, got {type(state_dict).__name__}")
+        current = self.state_dict()
+        missing = sorted(set(current) - set(state_dict))
         if missing:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys {missing}")
-        for key in expected:
-            value = state_dict[key]
-            if hasattr(value, "tolist"):  # a NumPy array or scalar read back from a file
-                value = value.tolist()
-            setattr(self, key, list(value) if isinstance(value, (list, tuple)) else value)
+            raise CheckpointError(f"{name}: missing keys {missing}")
+        parsed = {}
+        for key, now in current.items():
+            value = _from_file(state_dict[key])
+            if not _same_kind(value, now):
+                raise CheckpointError(f"{name}: {key!r} must be {_kind(now)}, got {value!r}")
+            parsed[key] = value
+        groups = len(self.optimizer.param_groups)
+        for key in self._per_group:
+            if len(parsed[key]) != groups:
+                raise CheckpointError(f"{name}: {key!r} has {len(parsed[key])} entries, but the optimizer has {groups} "
+                                      "param group(s)")
+        return parsed
 
 
 def _plain(value: Any) -> Any:
@@ -95,6 +123,36 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+def _from_file(value: Any) -> Any:
+    """A saved value as ``state_dict()`` gives it: arrays and NumPy scalars (read back from a file) as Python lists
+    and numbers, tuples as lists."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return [_from_file(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _same_kind(value: Any, now: Any) -> bool:
+    """Whether ``value`` can stand where the scheduler now holds ``now``."""
+    if isinstance(now, list):
+        return isinstance(value, list) and all(
+            _is_number(v) or (isinstance(v, list) and all(_is_number(x) for x in v)) for v in value)
+    if isinstance(now, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(now, float):
+        return _is_number(value)
+    return isinstance(value, type(now))
+
+
+def _kind(now: Any) -> str:
+    if isinstance(now, list):
+        return "a list of numbers"
+    return {int: "an int", float: "a number", str: "a string"}.get(type(now), f"a {type(now).__name__}")
 
 
 class StepLR(LRScheduler):
@@ -107,7 +165,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size <= 0:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+            raise InvalidValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
@@ -144,7 +202,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max <= 0:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
+            raise InvalidValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
@@ -184,6 +242,7 @@ class ReduceLROnPlateau(LRScheduler):
         "mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps", "best",
         "num_bad_epochs", "cooldown_counter", "cuts",
     )
+    _per_group = LRScheduler._per_group + ("min_lrs",)
 
     def __init__(
         self,
@@ -199,17 +258,17 @@ class ReduceLROnPlateau(LRScheduler):
         verbose: bool = False,
     ) -> None:
         if mode not in ("min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+            raise InvalidValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+            raise InvalidValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         if not factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor!r}")
+            raise InvalidValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor!r}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: expected an nnblocks Optimizer, got {type(optimizer).__name__}")
         n_groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n_groups:
-                raise ValueError(f"ReduceLROnPlateau: expected {n_groups} min_lrs (one per group), got {len(min_lr)}")
+                raise InvalidValueError(f"ReduceLROnPlateau: expected {n_groups} min_lrs (one per group), got {len(min_lr)}")
             self.min_lrs = [float(m) for m in min_lr]
         else:
             self.min_lrs = [float(min_lr)] * n_groups
@@ -253,7 +312,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _reduce_lrs(self) -> None:
         if len(self.min_lrs) != len(self.optimizer.param_groups):
-            raise RuntimeError(
+            raise InvalidValueError(
                 f"ReduceLROnPlateau: the optimizer now has {len(self.optimizer.param_groups)} param groups but min_lrs "
                 f"has {len(self.min_lrs)} entries; set scheduler.min_lrs to one value per group"
             )
@@ -269,6 +328,10 @@ class ReduceLROnPlateau(LRScheduler):
                         f"from {old_lr:.4e} to {new_lr:.4e}."
                     )
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        self.cuts = [(int(e), float(old), float(new)) for e, old, new in self.cuts]
+    def _parsed(self, state_dict: Any) -> dict[str, Any]:
+        parsed = super()._parsed(state_dict)
+        if not all(isinstance(cut, list) and len(cut) == 3 for cut in parsed["cuts"]):
+            raise CheckpointError(f"ReduceLROnPlateau.load_state_dict: 'cuts' must be (epoch, old_lr, new_lr) "
+                                  f"triples, got {parsed['cuts']!r}")
+        parsed["cuts"] = [(int(epoch), float(old), float(new)) for epoch, old, new in parsed["cuts"]]
+        return parsed

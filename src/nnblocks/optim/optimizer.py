@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nnblocks.errors import CheckpointError, DTypeError, ShapeError
+from nnblocks.errors import CheckpointError, DTypeError, InvalidValueError, ShapeError
 from nnblocks.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "add_scaled_", "check_nonnegative"]
@@ -65,11 +65,12 @@ def add_scaled_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.nda
 
 
 def check_nonnegative(owner: str, name: str, value: Any) -> float:
-    """Return ``value`` as a Python float, or raise ValueError naming it if it is not a number >= 0."""
+    """Return ``value`` as a Python float, or raise (``InvalidValueError``, ``TypeError``) naming it if it is not a
+    number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a real number, got {value!r} of type {type(value).__name__}")
     if not value >= 0.0:  # also catches NaN
-        raise ValueError(f"{owner}: invalid {name} value: {value!r} (it must be >= 0)")
+        raise InvalidValueError(f"{owner}: invalid {name} value: {value!r} (it must be >= 0)")
     return float(value)
 
 
@@ -100,7 +101,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: params must be an ordered collection (a list), not a set")
         groups = list(params)
         if len(groups) == 0:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise InvalidValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -113,7 +114,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}: param_group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         if "params" not in group:
-            raise ValueError(f"{type(self).__name__}: a param_group needs a 'params' entry, got keys {sorted(group)}")
+            raise InvalidValueError(f"{type(self).__name__}: a param_group needs a 'params' entry, got keys {sorted(group)}")
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -124,7 +125,7 @@ class Optimizer:
         names = [p[0] for p in params if isinstance(p, tuple)]
         if names:
             if len(names) != len(params):
-                raise ValueError(f"{type(self).__name__}: give every parameter a name, or none (some names missing)")
+                raise InvalidValueError(f"{type(self).__name__}: give every parameter a name, or none (some names missing)")
             params = [p[1] for p in params]
             group["param_names"] = names
         for i, p in enumerate(params):
@@ -146,7 +147,7 @@ class Optimizer:
 
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
-            raise ValueError(f"{type(self).__name__}: some parameters appear more than once (in this or another group)")
+            raise InvalidValueError(f"{type(self).__name__}: some parameters appear more than once (in this or another group)")
         self.param_groups.append(group)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -230,61 +231,60 @@ class Optimizer:
         """Restore hyperparameters and state saved by ``state_dict()`` into this optimizer's own parameters.
 
         The saved groups must match this optimizer's groups in number and size, and every saved array must have the
-        shape of the parameter it belongs to; arrays are copied and cast to that parameter's dtype.
+        shape of the parameter it belongs to; arrays are copied and cast to that parameter's dtype. The whole state is
+        checked before anything changes (``check_state_dict``): a refused state leaves the optimizer as it was.
         """
-        name = type(self).__name__
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
-            raise CheckpointError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' keys")
+        self.param_groups, self.state = self._restored(state_dict)
+
+    def check_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Raise the ``CheckpointError`` that ``load_state_dict(state_dict)`` would raise, changing nothing.
+
+        (Not in PyTorch: it lets ``load_checkpoint`` check every part of a checkpoint before loading any.)
+        """
+        self._restored(state_dict)
+
+    def _restored(self, state_dict: Any) -> tuple[list[dict[str, Any]], dict[Tensor, dict[str, Any]]]:
+        """The param groups and per-parameter state ``state_dict`` describes, built anew for this optimizer's own
+        parameters (arrays copied), without touching ``self``; ``CheckpointError`` names the first thing wrong."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not (isinstance(state_dict, dict) and isinstance(state_dict.get("state"), dict)
+                and isinstance(state_dict.get("param_groups"), list)):
+            raise CheckpointError(f"{name}: expected a dict with 'state' and 'param_groups' keys (a dict and a list)")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise CheckpointError(
-                f"{name}.load_state_dict: the saved state has {len(saved_groups)} parameter group(s), this optimizer "
-                f"has {len(self.param_groups)}"
-            )
+            raise CheckpointError(f"{name}: the saved state has {len(saved_groups)} parameter group(s), this optimizer "
+                                  f"has {len(self.param_groups)}")
         param_of: dict[int, Tensor] = {}
-        new_groups = []
+        groups = []
         for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, dict) or not isinstance(saved.get("params"), list):
+                raise CheckpointError(f"{name}: saved group {g} is not a dict with a 'params' list")
             if len(saved["params"]) != len(group["params"]):
-                raise CheckpointError(
-                    f"{name}.load_state_dict: saved group {g} has {len(saved['params'])} parameters, this optimizer's "
-                    f"group {g} has {len(group['params'])}"
-                )
+                raise CheckpointError(f"{name}: saved group {g} has {len(saved['params'])} parameters, this "
+                                      f"optimizer's group {g} has {len(group['params'])}")
             missing = sorted(k for k in self.defaults if k not in saved)
             if missing:
-                raise CheckpointError(
-                    f"{name}.load_state_dict: saved group {g} lacks hyperparameters {missing}; was it saved by another "
-                    "kind of optimizer?"
-                )
+                raise CheckpointError(f"{name}: saved group {g} lacks hyperparameters {missing}; was it saved by "
+                                      "another kind of optimizer?")
             for index, p in zip(saved["params"], group["params"]):
-                param_of[int(index)] = p
+                param_of[_index(index, name)] = p
             restored = {k: _restore(v, group.get(k)) for k, v in saved.items() if k != "params"}
             restored["params"] = group["params"]
-            new_groups.append(restored)
-
-        new_state: dict[Tensor, dict[str, Any]] = {}
+            try:
+                self._check_group(restored)
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{name}: saved group {g}: {exc}") from exc
+            groups.append(restored)
+        state = {}
         for key, saved_state in state_dict["state"].items():
-            index = int(key)  # keys may come back as strings from a file format
+            index = _index(key, name)  # keys may come back as strings from a file format
             if index not in param_of:
-                raise CheckpointError(f"{name}.load_state_dict: state for parameter {index}, which no group lists")
-            p = param_of[index]
-            entry = {}
-            for k, v in saved_state.items():
-                if k == "step":  # the step count is a number; a file format may hand it back as a 0-d array
-                    entry[k] = int(np.asarray(v).item())
-                elif isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
-                        raise CheckpointError(
-                            f"{name}.load_state_dict: state '{k}' of parameter {index} has shape {v.shape}, but the "
-                            f"parameter has shape {p.data.shape}"
-                        )
-                    entry[k] = np.array(v, dtype=p.data.dtype, copy=True)
-                else:
-                    entry[k] = v.item() if isinstance(v, np.generic) else copy.copy(v)
-            new_state[p] = entry
-        for group in new_groups:
-            self._check_group(group)
-        self.param_groups = new_groups
-        self.state = new_state
+                raise CheckpointError(f"{name}: state for parameter {index}, which no group lists")
+            if not isinstance(saved_state, dict):
+                raise CheckpointError(f"{name}: the state of parameter {index} is a {type(saved_state).__name__}, "
+                                      "not a dict")
+            state[param_of[index]] = _restored_entry(saved_state, param_of[index], index, name)
+        return groups, state
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -316,3 +316,30 @@ def _restore(value: Any, current: Any) -> Any:
     if isinstance(value, list) and isinstance(current, tuple):
         return tuple(value)
     return copy.copy(value)
+
+
+def _index(key: Any, owner: str) -> int:
+    """A parameter index saved as an int, a string or a 0-d array (file formats differ)."""
+    try:
+        return int(key)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{owner}: {key!r} is not a parameter index") from exc
+
+
+def _restored_entry(saved: dict[str, Any], p: Tensor, index: int, owner: str) -> dict[str, Any]:
+    """One parameter's saved state, for ``p``: arrays of its shape, copied to its dtype; the step count an int."""
+    entry: dict[str, Any] = {}
+    for k, v in saved.items():
+        if k == "step":  # the step count is a number; a file format may hand it back as a 0-d array
+            try:
+                entry[k] = int(np.asarray(v).item())
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{owner}: the step count of parameter {index} is {v!r}, not a number") from exc
+        elif isinstance(v, np.ndarray):
+            if v.shape != p.data.shape:
+                raise CheckpointError(f"{owner}: state '{k}' of parameter {index} has shape {v.shape}, but the "
+                                      f"parameter has shape {p.data.shape}")
+            entry[k] = np.array(v, dtype=p.data.dtype, copy=True)
+        else:
+            entry[k] = v.item() if isinstance(v, np.generic) else copy.copy(v)
+    return entry

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from nnblocks.errors import InvalidValueError
 from nnblocks.optim.optimizer import Optimizer, ParamsT, add_scaled_, check_nonnegative
 from nnblocks.tensor import Tensor
 
@@ -49,7 +50,7 @@ class SGD(Optimizer):
             group[name] = check_nonnegative("SGD", name, group[name])
         group["dampening"] = float(group["dampening"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(
+            raise InvalidValueError(
                 "SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
                 f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
             )

@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from nnblocks.errors import InvalidValueError
+from nnblocks.optim.lr_scheduler import ReduceLROnPlateau
+
 
 @dataclass
 class TrainingContext:
@@ -62,7 +65,7 @@ class Callback:
 
 def _mode_for(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        raise InvalidValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode != "auto":
         return mode
     return "max" if any(word in monitor for word in ("acc", "auc", "f1", "precision", "recall")) else "min"
@@ -71,7 +74,7 @@ def _mode_for(monitor: str, mode: str) -> str:
 def _monitored(monitor: str, logs: dict[str, float], who: str) -> float:
     if monitor not in logs:
         hint = " (pass a val_loader to fit, or monitor 'loss')" if monitor.startswith("val_") else ""
-        raise KeyError(f"{who}: monitored value {monitor!r} is not in the epoch logs {sorted(logs)}{hint}")
+        raise InvalidValueError(f"{who}: monitored value {monitor!r} is not in the epoch logs {sorted(logs)}{hint}")
     return float(logs[monitor])
 
 
@@ -101,7 +104,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
                  restore_best: bool = True) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
+            raise InvalidValueError(f"EarlyStopping: patience must be an int >= 0, got {patience!r}")
         self.patience, self.restore_best = patience, restore_best
         self._track = _Monitor(monitor, mode, min_delta)
         self.monitor = monitor
@@ -138,7 +141,7 @@ class EarlyStopping(Callback):
 
 def _needs_metric(scheduler: Any) -> bool:
     """Whether ``scheduler.step`` takes the monitored value (ReduceLROnPlateau) rather than nothing."""
-    if type(scheduler).__name__ == "ReduceLROnPlateau":
+    if isinstance(scheduler, ReduceLROnPlateau):
         return True
     try:
         params = inspect.signature(scheduler.step).parameters.values()
@@ -177,7 +180,7 @@ class ModelCheckpoint(Callback):
                  monitor: str = "val_loss", mode: str = "auto", config: dict[str, Any] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"ModelCheckpoint: every must be an int >= 1, got {every!r}")
+            raise InvalidValueError(f"ModelCheckpoint: every must be an int >= 1, got {every!r}")
         self.path, self.every, self.save_best_only = os.fspath(path), every, save_best_only
         self.monitor = monitor
         self._track = _Monitor(monitor, mode, 0.0)

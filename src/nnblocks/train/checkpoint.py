@@ -17,6 +17,10 @@ is what makes a resumed run bit-identical to an uninterrupted one.
 
 Writing goes to a temporary file in the target's folder, flushed and fsync'ed, then ``os.replace``d over the target:
 a crash or an error midway leaves the previous checkpoint untouched and no temporary file behind.
+
+Loading is all or nothing: ``load_checkpoint`` checks every part with the part's own check (``check_state_dict`` of
+the model, the optimizer and the scheduler, ``nnblocks.random.check_generator_state``) and loads the parts only when
+all of them pass, so a refused checkpoint changes nothing.
 """
 from __future__ import annotations
 
@@ -26,13 +30,14 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from nnblocks import random as nb_random
-from nnblocks.errors import CheckpointError
+from nnblocks.errors import CheckpointError, NNBlocksError
 from nnblocks.tensor import Tensor
 
 FORMAT = "nnblocks-checkpoint"
@@ -249,126 +254,55 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: malformed checkpoint metadata ({type(exc).__name__}: {exc})") from exc
 
 
-def check_model_matches(ckpt: Checkpoint, model: Any) -> None:
-    """Raise ``CheckpointError`` naming the file and every missing/unexpected key and shape mismatch."""
-    expected = {k: tuple(np.shape(v)) for k, v in model.state_dict().items()}
-    saved = {k: tuple(v.shape) for k, v in ckpt.model_state.items()}
-    missing = [k for k in expected if k not in saved]
-    unexpected = [k for k in saved if k not in expected]
-    wrong = [f"{k}: file {saved[k]} vs model {expected[k]}" for k in expected if k in saved and saved[k] != expected[k]]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected}")
-        if wrong:
-            parts.append("shape mismatches " + "; ".join(wrong))
-        raise CheckpointError(f"{ckpt.path}: the checkpoint does not match this {type(model).__name__} "
-                              f"(a different architecture?): " + ", ".join(parts))
-
-
 def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any = None, scheduler: Any = None,
                     rng: dict[str, np.random.Generator] | None = None, restore_rng: bool = True) -> Checkpoint:
     """Load a checkpoint into ``model`` (and ``optimizer``, ``scheduler``) and restore the random generators.
 
-    All or nothing: the model's keys and shapes, the optimizer's and the scheduler's classes, the scheduler's keys
-    and the generators' states are checked before anything is changed; the states are then applied one by one, and
-    if one is refused (e.g. a parameter group of another size, a moment estimate of another shape) the
-    ones already applied are put back as they were. Either way the error is a ``CheckpointError`` naming the file
-    and what does not match, and ``model``, ``optimizer``, ``scheduler`` and the generators are left unchanged.
+    All or nothing: every part is checked first, by its own ``check_state_dict`` (the model's keys and shapes, the
+    optimizer's groups and moment arrays, the scheduler's entries) or ``check_generator_state``, after the file's own
+    checks (a state of another class, a state the file lacks); only when all pass is each part loaded. A refusal is
+    a ``CheckpointError`` naming the file and what does not match, and leaves ``model``, ``optimizer``,
+    ``scheduler`` and the generators as they were.
 
     With ``restore_rng`` the global generator, the model's generators and those named in ``rng`` (same names as
     when saving, e.g. ``loader_generators(train=loader)``) get their saved states back. Resume with
     ``fit(..., start_epoch=ckpt.epoch, history=ckpt.history)``.
     """
     ckpt = read_checkpoint(path)
-    gens: dict[str, np.random.Generator] = {}
-    if restore_rng:
-        gens = _all_generators(model, rng)
-    _check_before_loading(ckpt, model, optimizer, scheduler, gens)
-
-    # Snapshots to roll back to if applying a state fails halfway (the checks above cannot foresee everything a
-    # load_state_dict refuses, e.g. a parameter group of another size, a moment estimate of another shape).
-    undo: list[Callable[[], Any]] = []
-    step = "model"
-    try:
-        if optimizer is not None:
-            step = "optimizer"
-            optimizer_before = optimizer.state_dict()
-            undo.append(lambda: optimizer.load_state_dict(optimizer_before))
-            optimizer.load_state_dict(ckpt.optimizer_state)
-        if scheduler is not None:
-            step = "scheduler"
-            # The scheduler's own load_state_dict sets one attribute after another: restore its attributes wholesale.
-            saved_vars = {k: (list(v) if isinstance(v, list) else v) for k, v in vars(scheduler).items()}
-            undo.append(lambda: _restore_vars(scheduler, saved_vars))
-            scheduler.load_state_dict(ckpt.scheduler_state)
-        if model is not None:
-            step = "model"
-            model_before = model.state_dict()
-            undo.append(lambda: model.load_state_dict(model_before))
-            model.load_state_dict(ckpt.model_state)
-        for name, g in gens.items():
-            state = ckpt.rng_states.get(name)
-            if state is None:
-                continue
-            step = f"random generator {name!r}"
-            rng_before = g.bit_generator.state
-            undo.append(lambda g=g, s=rng_before: setattr(g.bit_generator, "state", s))
-            g.bit_generator.state = state
-    except BaseException as exc:
-        for restore in reversed(undo):
-            restore()
-        if isinstance(exc, (KeyError, ValueError, TypeError, IndexError, AttributeError)):
-            detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            raise CheckpointError(f"{ckpt.path}: cannot load the {step} state, nothing was changed: {detail}") from exc
-        raise
+    parts = _parts_to_load(ckpt, model, optimizer, scheduler, _all_generators(model, rng) if restore_rng else {})
+    for what, check, _, state in parts:
+        try:
+            check(state)
+        except (NNBlocksError, KeyError, TypeError, ValueError) as exc:  # also what a malformed file may provoke
+            raise CheckpointError(f"{ckpt.path}: cannot load the {what} state, nothing was changed: {exc}") from exc
+    for _, _, load, state in parts:
+        load(state)
     return ckpt
 
 
-def _restore_vars(obj: Any, saved: dict[str, Any]) -> None:
-    attrs = vars(obj)
-    attrs.clear()
-    attrs.update(saved)
+Part = tuple[str, Callable[[Any], None], Callable[[Any], Any], Any]
 
 
-def _check_before_loading(ckpt: Checkpoint, model: Any, optimizer: Any, scheduler: Any,
-                          gens: dict[str, np.random.Generator]) -> None:
-    """Raise ``CheckpointError`` for every mismatch that can be seen without changing anything."""
+def _parts_to_load(ckpt: Checkpoint, model: Any, optimizer: Any, scheduler: Any,
+                   gens: dict[str, np.random.Generator]) -> list[Part]:
+    """``(what, check, load, saved state)`` for each part to restore; refuses a part the file lacks or holds for
+    another class."""
+    parts: list[Part] = []
     if model is not None:
-        check_model_matches(ckpt, model)
-    if optimizer is not None and ckpt.optimizer_state is None:
-        raise CheckpointError(f"{ckpt.path}: holds no optimizer state to load into {type(optimizer).__name__}")
-    if optimizer is not None and ckpt.meta.get("optimizer_class") not in (None, type(optimizer).__name__):
-        raise CheckpointError(f"{ckpt.path}: holds the state of a {ckpt.meta['optimizer_class']}, not of a "
-                              f"{type(optimizer).__name__}")
-    if optimizer is not None:
-        saved_groups = ckpt.optimizer_state.get("param_groups") if isinstance(ckpt.optimizer_state, dict) else None
-        if not isinstance(saved_groups, list):
-            raise CheckpointError(f"{ckpt.path}: optimizer: malformed saved state (no list of param_groups)")
-        if len(saved_groups) != len(optimizer.param_groups):
-            raise CheckpointError(f"{ckpt.path}: optimizer: the checkpoint holds {len(saved_groups)} parameter "
-                                  f"group(s), the {type(optimizer).__name__} given has {len(optimizer.param_groups)}")
-    if scheduler is not None:
-        if ckpt.scheduler_state is None:
-            raise CheckpointError(f"{ckpt.path}: holds no scheduler state to load into {type(scheduler).__name__}")
-        saved_class = ckpt.meta.get("scheduler_class")
-        if saved_class not in (None, type(scheduler).__name__):
-            raise CheckpointError(f"{ckpt.path}: scheduler: the checkpoint holds {saved_class} state, the scheduler "
-                                  f"given is {type(scheduler).__name__}")
-        if not isinstance(ckpt.scheduler_state, dict):
-            raise CheckpointError(f"{ckpt.path}: scheduler: malformed saved state "
-                                  f"({type(ckpt.scheduler_state).__name__}, not a dict)")
-        missing = sorted(set(scheduler.state_dict()) - set(ckpt.scheduler_state))
-        if missing:
-            raise CheckpointError(f"{ckpt.path}: scheduler: the checkpoint's {saved_class or 'scheduler'} state lacks "
-                                  f"keys {missing} that {type(scheduler).__name__} needs")
-    for name, g in gens.items():
-        state = ckpt.rng_states.get(name)
-        if state is None:
+        parts.append(("model", model.check_state_dict, model.load_state_dict, ckpt.model_state))
+    for what, target, state in (("optimizer", optimizer, ckpt.optimizer_state),
+                                ("scheduler", scheduler, ckpt.scheduler_state)):
+        if target is None:
             continue
-        try:  # try the state on a scratch generator of the same kind
-            type(g.bit_generator)().state = state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{ckpt.path}: cannot restore random generator {name!r}: {exc}") from exc
+        given, saved = type(target).__name__, ckpt.meta.get(f"{what}_class")
+        if state is None:
+            raise CheckpointError(f"{ckpt.path}: holds no {what} state to load into {given}")
+        if saved not in (None, given):
+            raise CheckpointError(f"{ckpt.path}: {what}: the checkpoint holds {saved} state, the {what} given is "
+                                  f"{given}")
+        parts.append((what, target.check_state_dict, target.load_state_dict, state))
+    for name, g in gens.items():
+        if name in ckpt.rng_states:
+            parts.append((f"random generator {name!r}", partial(nb_random.check_generator_state, g),
+                          partial(nb_random.set_generator_state, g), ckpt.rng_states[name]))
+    return parts

@@ -1,40 +1,40 @@
 """``fit``: the training loop every PyTorch learner writes by hand, written once, with its bookkeeping.
 
-One epoch is::
+One training step, the heart of the loop::
 
-    model.train()
-    for x, y in train_loader:
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
+    optimizer.zero_grad()           # forget the previous step's gradients
+    out = model(x)                  # forward pass: records the graph
+    loss = loss_fn(out, y)          # one number (a 0-d Tensor)
+    loss.backward()                 # every parameter's gradient, into p.grad
+    optimizer.step()                # every parameter updated in place from p.grad
 
-then, with a validation loader, ``evaluate`` in eval mode under ``no_grad()``, then the callbacks. The per-batch
-bookkeeping is kept to what the epoch summary needs (one ``.item()`` of the loss and, for accuracy, one argmax of
-the logits already computed), so the loop costs little more than the forward and backward passes themselves.
+Around it: a NaN/inf loss stops training before ``backward`` (so the weights are those before the failing step),
+an optional gradient spot check runs between ``backward`` and ``step``, and the epoch's loss and metrics are summed
+on the fly (one ``.item()`` of the loss and, for accuracy, one argmax of the outputs already computed), so the loop
+costs little more than the forward and backward passes themselves. After each epoch: ``evaluate`` on the validation
+loader (eval mode, ``no_grad()``), one row of the ``History``, then the callbacks.
+
+Each epoch's training loss is the **sample-weighted mean of the batch losses**, ``sum_b n_b * loss_b / sum_b n_b``:
+for a 'mean'-reduced loss that is exactly the average loss over the epoch's samples (a smaller last batch counts for
+its size, not as a full batch). It is measured on the fly, with the weights changing between batches, so it differs
+slightly from the loss of the final weights. Training metrics are counted the same way (``MetricSums``, which
+``evaluate`` shares).
 """
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nnblocks.errors import TrainingDiverged  # noqa: F401 - raised here, re-exported by nnblocks.train
+from nnblocks.errors import InvalidValueError
 from nnblocks.train.callbacks import Callback, LRSchedulerCallback, TrainingContext
-from nnblocks.train.gradient_check import GradientChecker, as_checker
+from nnblocks.train.divergence import diverged_in_training, diverged_in_validation
 from nnblocks.train.history import History
-from nnblocks.train.metrics import (
-    MetricFn,
-    accuracy,
-    binary_threshold,
-    correct_count,
-    evaluate,
-    is_class_target,
-    resolve_metrics,
-)
+from nnblocks.train.metrics import MetricFn, MetricSums, binary_threshold, evaluate, metrics_for_targets, peek_targets
+from nnblocks.train.progress import Progress
+from nnblocks.train.spot_check import SpotChecker, as_spot_checker
 
 DEFAULT_METRICS: tuple[str, ...] = ("accuracy",)
 
@@ -45,194 +45,98 @@ def current_lr(optimizer: Any) -> float:
     return float(groups[0]["lr"]) if groups else math.nan
 
 
-def _likely_causes(lr: float, x: Any, model: Any) -> str:
-    causes = []
-    data = getattr(x, "data", x)
-    if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.size:
-        if not np.all(np.isfinite(data)):
-            causes.append("the input batch itself contains NaN or inf values")
-        else:
-            peak = float(np.abs(data).max())
-            if peak > 10:
-                causes.append(f"inputs not scaled (max |x| = {peak:g}; try --scale 255 or standardizing)?")
-    if lr >= 0.1 or not causes:
-        causes.insert(0, f"learning rate {lr:g} may be too high (try 10x smaller)")
-    if any(not np.all(np.isfinite(p.data)) for p in model.parameters()):
-        causes.append("some weights are already NaN/inf (an earlier step overflowed)")
-    return "; ".join(causes)
-
-
-def _metrics_for_targets(named: list, default_metrics: bool, y: np.ndarray) -> list:
-    """Drop the default accuracy for regression targets (and refuse an explicit request for it)."""
-    if not any(fn is accuracy for _, fn in named) or is_class_target(y):
-        return named
-    if default_metrics:
-        return []
-    raise ValueError(f"fit: accuracy needs class targets (integer indices, one-hot or 0/1 values), but the targets "
-                     f"are real numbers of dtype {y.dtype}; pass metrics=None for regression")
-
-
-def _train_epoch(model: Any, loss_fn: Any, optimizer: Any, loader: Any, named: list, threshold: float,
-                 history: History, record_batches: bool, batch_callbacks: list, bar: Any, epoch: int,
-                 lr: float, check_targets: bool | None,
-                 checker: GradientChecker | None = None) -> tuple[dict[str, float], list]:
-    """One pass over ``loader`` with a step per batch; returns the epoch's sample-weighted loss and metrics, and
-    the metrics kept (``check_targets``: True/False = the first batch decides whether accuracy applies, with
-    True meaning the metrics are fit's defaults; None = no check). ``checker`` compares the gradients with finite
-    differences on its steps, after backward and before the optimizer changes the weights."""
-    total, seen, correct = 0.0, 0, 0
-    sums = [0.0] * len(named)
-    # Overflow on the way to a NaN loss is caught below with a message naming the epoch and batch; NumPy's
-    # RuntimeWarnings on the way there would only bury it.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for batch_index, batch in enumerate(loader):
-            x, y = batch[0], batch[1]
-            checked = checker is not None and checker.start_step(model)
-            optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
-            value = loss.item()
-            if not math.isfinite(value):
-                if record_batches:
-                    history.batch_loss.append(value)
-                raise TrainingDiverged(
-                    f"training diverged: the loss is {value} at epoch {epoch + 1}, batch {batch_index + 1} of "
-                    f"{len(loader)}. Likely cause: {_likely_causes(lr, x, model)}.",
-                    epoch + 1, batch_index + 1, value, history)
-            loss.backward()
-            if checked:
-                history.grad_checks.append(checker.check(model, loss_fn, x, y, value, epoch + 1))
-            optimizer.step()
-            if check_targets is not None and batch_index == 0:
-                named = _metrics_for_targets(named, check_targets, y.data)
-                sums = [0.0] * len(named)
-            n = y.data.shape[0]
-            total += value * n
-            seen += n
-            for k, (_, fn) in enumerate(named):
-                if fn is accuracy:
-                    correct += correct_count(out.data, y.data, threshold)
-                else:
-                    sums[k] += float(fn(out.data, y.data)) * n
-            if record_batches:
-                history.batch_loss.append(value)
-            for cb in batch_callbacks:
-                cb.on_batch_end(batch_index, value)
-            if bar is not None:
-                bar.update(1)
-    if seen == 0:
-        raise ValueError("fit: the training loader yielded no batches (is the dataset smaller than batch_size "
-                         "with drop_last=True?)")
-    logs = {"loss": total / seen}
-    for k, (name, fn) in enumerate(named):
-        logs[name] = correct / seen if fn is accuracy else sums[k] / seen
-    return logs, named
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    try:
-        return sys.stderr.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_loader: Iterable | None = None,
         epochs: int = 1, metrics: Sequence[str | MetricFn] | None = DEFAULT_METRICS, callbacks: Sequence[Callback] = (),
         scheduler: Any = None, record_batches: bool = False, progress: bool | None = None, start_epoch: int = 0,
-        history: History | None = None, check_gradients: int | GradientChecker | None = None) -> History:
-    """Train ``model`` for ``epochs`` epochs and return the ``History``.
-
-    Each epoch's training loss is the **sample-weighted mean of the batch losses**,
-    ``sum_b n_b * loss_b / sum_b n_b``: for a 'mean'-reduced loss that is exactly the average loss over the epoch's
-    samples (a smaller last batch counts for its size, not as a full batch). It is measured on the fly, with the
-    weights changing between batches, so it differs slightly from the loss of the final weights. Training metrics
-    are counted the same way; validation values come from ``evaluate`` (eval mode, ``no_grad()``), after which the
-    model is put back in training mode.
+        history: History | None = None, check_gradients: int | SpotChecker | None = None) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the ``History`` (see the module docstring for what is logged).
 
     Args:
-        metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. With the
-            default ``("accuracy",)``, accuracy is dropped silently when the targets are not classes (regression).
+        metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. The default
+            ``("accuracy",)`` is dropped for regression (decided before training, from ``train_loader.dataset``).
         callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); one returning True from
             ``on_epoch_end`` stops training after that epoch.
-        scheduler: a learning-rate scheduler stepped once per epoch after validation (shortcut for
-            ``LRSchedulerCallback(scheduler)``; ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation).
-        record_batches: also keep every batch's loss in ``history.batch_loss``.
-        progress: a tqdm progress bar; None shows it only when stdout and stderr are terminals.
-        start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` are run (``epochs`` is the total, as
-            Keras's ``initial_epoch``) and appended to ``history``.
-        check_gradients: N checks the engine's gradients against float64 finite differences on the first step and
-            every N-th after it (5 weights per parameter tensor, same batch, before the optimizer step); the largest
-            relative error per parameter goes to ``history.grad_checks`` and a mismatch warns
-            ``GradientCheckWarning``. A ``GradientChecker`` sets the sample size and tolerances.
+        scheduler: stepped once per epoch after validation, as ``LRSchedulerCallback(scheduler)`` (the first
+            callback): ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation.
+        record_batches: keep every batch's loss in ``history.batch_loss``.
+        progress: a tqdm bar per epoch; None shows one only when stdout and stderr are terminals.
+        start_epoch, history: resume a run: epochs ``start_epoch .. epochs-1`` run (``epochs`` is the total, as
+            Keras's ``initial_epoch``) and are appended to ``history``.
+        check_gradients: N spot-checks the gradients against float64 finite differences on the first step and every
+            N-th (``nnblocks.train.spot_check``), into ``history.spot_checks``; a ``SpotChecker`` sets tolerances.
 
     Raises:
-        TrainingDiverged: the loss became NaN/inf; the message names the epoch, the batch and a likely cause, and
-            ``exc.history`` holds what was recorded before. The weights are those before the failing step.
+        TrainingDiverged: the loss became NaN/inf. Its message names the epoch, the batch and likely causes; it
+            carries the facts behind them and ``exc.history``. The weights are those before the failing step.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
-    if start_epoch < 0 or start_epoch > epochs:
-        raise ValueError(f"fit: start_epoch must lie in [0, epochs={epochs}], got {start_epoch}")
+    start_epoch, epochs = _checked_epochs(start_epoch, epochs)
     history = History() if history is None else history
-    named = resolve_metrics(metrics)
-    default_metrics = metrics is DEFAULT_METRICS
+    named = metrics_for_targets(metrics, peek_targets(train_loader), default=metrics is DEFAULT_METRICS)
     threshold = binary_threshold(loss_fn)
-    checker = as_checker(check_gradients)
-    if checker is not None and start_epoch and hasattr(train_loader, "__len__"):
-        checker.step = int(start_epoch) * len(train_loader)  # a resumed run keeps counting steps where it stopped
-
-    all_callbacks: list[Callback] = ([LRSchedulerCallback(scheduler)] if scheduler is not None else []) + list(callbacks)
-    if scheduler is None:  # a scheduler given as a callback is still saved by ModelCheckpoint
-        scheduler = next((cb.scheduler for cb in all_callbacks if isinstance(cb, LRSchedulerCallback)), None)
+    batches = len(train_loader)
+    spot_checker = as_spot_checker(check_gradients, steps_done=start_epoch * batches)
+    callbacks, scheduler = _with_scheduler(callbacks, scheduler)
+    batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
+    shown = Progress(progress, epochs, batches)
     ctx = TrainingContext(model=model, optimizer=optimizer, loss_fn=loss_fn, history=history,
-                          train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=int(epochs))
-    batch_callbacks = [cb for cb in all_callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-    show = _progress_enabled(progress)
-    if show:
-        from tqdm.auto import tqdm
-
-    for cb in all_callbacks:
+                          train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=epochs)
+    for cb in callbacks:
         cb.on_train_begin(ctx)
     logs: dict[str, float] = {}
     model.train()
-    for epoch in range(int(start_epoch), int(epochs)):
-        for cb in all_callbacks:
+    for epoch in range(start_epoch, epochs):
+        for cb in callbacks:
             cb.on_epoch_begin(epoch)
-        lr = current_lr(optimizer)
-        started = time.perf_counter()
-        bar = tqdm(total=len(train_loader), desc=f"epoch {epoch + 1}/{epochs}", leave=False,  # type: ignore[arg-type]
-                   file=sys.stderr) if show else None
-        try:
-            train_logs, named = _train_epoch(model, loss_fn, optimizer, train_loader, named, threshold, history,
-                                             record_batches, batch_callbacks, bar, epoch, lr,
-                                             default_metrics if epoch == start_epoch else None, checker)
-            logs = {"epoch": epoch + 1, **train_logs}
-        finally:
-            if bar is not None:
-                bar.close()
+        lr, started = current_lr(optimizer), time.perf_counter()
+        sums = MetricSums(named, threshold)
+        # NumPy's overflow warnings on the way to a NaN loss would only bury the TrainingDiverged raised below.
+        with shown.epoch(epoch), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for i, batch in enumerate(train_loader):
+                x, y = batch[0], batch[1]
+                spot_check = spot_checker is not None and spot_checker.start_step(model)
+                optimizer.zero_grad()
+                out = model(x)
+                loss = loss_fn(out, y)
+                value = loss.item()
+                if record_batches:
+                    history.batch_loss.append(value)
+                if not math.isfinite(value):
+                    raise diverged_in_training(history, epoch + 1, i + 1, batches, value, lr, x, model)
+                loss.backward()
+                if spot_check:
+                    history.spot_checks.append(spot_checker.check(model, loss_fn, x, y, value, epoch + 1))
+                optimizer.step()
+                sums.add(out.data, y.data, value)
+                for cb in batch_callbacks:
+                    cb.on_batch_end(i, value)
+                shown.update()
+        logs = {"epoch": epoch + 1, **sums.means()}
         if val_loader is not None:
-            result = evaluate(model, val_loader, loss_fn, named)
-            model.train()
-            if not math.isfinite(result["loss"]):
-                raise TrainingDiverged(
-                    f"training diverged: the validation loss is {result['loss']} after epoch {epoch + 1} (training "
-                    f"loss {logs['loss']:.4g}). Likely cause: learning rate {lr:g} may be too high, or the validation "
-                    "data holds values far outside the training range.", epoch + 1, None, result["loss"], history)
-            logs["val_loss"] = result["loss"]
-            for name, _ in named:
-                logs[f"val_{name}"] = result[name]
+            val = evaluate(model, val_loader, loss_fn, named)  # leaves the model in training mode
+            if not math.isfinite(val["loss"]):
+                raise diverged_in_validation(history, epoch + 1, val["loss"], logs["loss"], lr, model)
+            logs.update({f"val_{key}": v for key, v in val.items() if key != "n"})
         logs["lr"] = lr
         history.append(logs, seconds=time.perf_counter() - started)
-        if show:
-            text = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "epoch")
-            tqdm.write(f"epoch {epoch + 1}/{epochs}  {text}", file=sys.stderr)
-        stop = False
-        for cb in all_callbacks:
-            stop = bool(cb.on_epoch_end(epoch, logs)) or stop
-        if stop:
+        shown.epoch_end(epoch, logs)
+        if any([bool(cb.on_epoch_end(epoch, logs)) for cb in callbacks]):  # a list: every callback sees the epoch
             break
-    for cb in all_callbacks:
+    for cb in callbacks:
         cb.on_train_end(logs)
     return history
+
+
+def _checked_epochs(start_epoch: Any, epochs: Any) -> tuple[int, int]:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise InvalidValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if start_epoch < 0 or start_epoch > epochs:
+        raise InvalidValueError(f"fit: start_epoch must lie in [0, epochs={epochs}], got {start_epoch}")
+    return int(start_epoch), int(epochs)
+
+
+def _with_scheduler(callbacks: Sequence[Callback], scheduler: Any) -> tuple[list[Callback], Any]:
+    """The callbacks ``fit`` runs (``fit(scheduler=s)`` first, as ``LRSchedulerCallback(s)``) and the scheduler of
+    the run, also when given as a callback (``ModelCheckpoint`` saves it)."""
+    if scheduler is not None:
+        return [LRSchedulerCallback(scheduler), *callbacks], scheduler
+    return list(callbacks), next((cb.scheduler for cb in callbacks if isinstance(cb, LRSchedulerCallback)), None)

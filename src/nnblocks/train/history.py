@@ -4,8 +4,8 @@
 ``history["accuracy"]`` / ``history["val_accuracy"]`` the metrics, ``history["lr"]`` the learning rate used during
 each epoch, ``history["epoch"]`` the epoch numbers (1, 2, ...). Wall-clock seconds per epoch are kept apart in
 ``history.times`` so that two runs with the same seed compare equal (``==``) even though they took different times.
-With ``fit(check_gradients=N)``, ``history.grad_checks`` holds one record per checked step,
-``{"step", "epoch", "errors": {parameter name: largest relative error}}`` (see ``nnblocks.train.gradient_check``).
+With ``fit(check_gradients=N)``, ``history.spot_checks`` holds one record per spot-checked step,
+``{"step", "epoch", "errors": {parameter name: largest relative error}}`` (see ``nnblocks.train.spot_check``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import math
 import os
 from typing import Any, Iterator
 
+from nnblocks.errors import InvalidValueError
+
 
 class History:
     """Per-epoch logs of a training run, Keras's ``History.history`` dict of lists with a few helpers."""
@@ -23,7 +25,13 @@ class History:
         self.history: dict[str, list[float]] = {}
         self.batch_loss: list[float] = []  # every batch's loss, when fit(record_batches=True)
         self.times: list[float] = []  # seconds per epoch (not part of equality)
-        self.grad_checks: list[dict[str, Any]] = []  # fit(check_gradients=N): see nnblocks.train.gradient_check
+        self.spot_checks: list[dict[str, Any]] = []  # fit(check_gradients=N): see nnblocks.train.spot_check
+
+    @property
+    def grad_checks(self) -> list[dict[str, Any]]:
+        """The old name of ``spot_checks``, still read by ``cli/train.py`` and the lab notebook; drop it once they
+        read ``spot_checks``."""
+        return self.spot_checks
 
     # ---- filling ----------------------------------------------------------------------------------------------------
     def append(self, logs: dict[str, Any], seconds: float | None = None) -> None:
@@ -63,7 +71,7 @@ class History:
         values = self[monitor]
         finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
         if not finite:
-            raise ValueError(f"History: no value of {monitor!r} recorded yet")
+            raise InvalidValueError(f"History: no value of {monitor!r} recorded yet")
         value, i = min(finite) if mode == "min" else max(finite, key=lambda t: (t[0], -t[1]))
         return int(self.history["epoch"][i]) if "epoch" in self.history else i + 1, value
 
@@ -73,7 +81,7 @@ class History:
         # NaN != NaN as floats; compare their text instead so identical runs with a NaN column still match.
         return json.dumps(self.history) == json.dumps(other.history) and \
             json.dumps(self.batch_loss) == json.dumps(other.batch_loss) and \
-            json.dumps(self.grad_checks) == json.dumps(other.grad_checks)
+            json.dumps(self.spot_checks) == json.dumps(other.spot_checks)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v:.4g}" for k, v in self.last().items() if k != "epoch")
@@ -82,7 +90,7 @@ class History:
     # ---- saving -----------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"history": {k: list(v) for k, v in self.history.items()}, "batch_loss": list(self.batch_loss),
-                "times": list(self.times), "grad_checks": json.loads(json.dumps(self.grad_checks))}
+                "times": list(self.times), "spot_checks": json.loads(json.dumps(self.spot_checks))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
@@ -90,7 +98,7 @@ class History:
         h.history = {k: [int(x) if k == "epoch" else float(x) for x in v] for k, v in data.get("history", {}).items()}
         h.batch_loss = [float(x) for x in data.get("batch_loss", [])]
         h.times = [float(x) for x in data.get("times", [])]
-        h.grad_checks = json.loads(json.dumps(data.get("grad_checks", [])))
+        h.spot_checks = json.loads(json.dumps(data.get("spot_checks", [])))
         return h
 
     def copy(self) -> "History":

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from nnblocks.errors import ShapeError
+from nnblocks.errors import InvalidValueError, ShapeError
 from nnblocks.tensor import Tensor, no_grad
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
@@ -99,8 +99,8 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
         num_classes = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
     c = int(num_classes)
     if t.size and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= c):
-        raise ValueError(f"confusion_matrix: labels must lie in [0, {c}), got true {t.min()}..{t.max()} and "
-                         f"predicted {p.min()}..{p.max()}")
+        raise InvalidValueError(f"confusion_matrix: labels must lie in [0, {c}), got true {t.min()}..{t.max()} "
+                                f"and predicted {p.min()}..{p.max()}")
     return np.bincount(t * c + p, minlength=c * c).reshape(c, c)
 
 
@@ -108,7 +108,8 @@ METRICS: dict[str, MetricFn] = {"accuracy": accuracy}
 
 
 def resolve_metrics(metrics: Iterable[str | MetricFn] | None) -> list[tuple[str, MetricFn]]:
-    """``("accuracy", my_fn)`` -> ``[("accuracy", accuracy), ("my_fn", my_fn)]``; unknown names raise ValueError."""
+    """``("accuracy", my_fn)`` -> ``[("accuracy", accuracy), ("my_fn", my_fn)]``; an unknown name is an
+    ``InvalidValueError``."""
     if metrics is None:
         return []
     if isinstance(metrics, str) or callable(metrics):
@@ -117,7 +118,8 @@ def resolve_metrics(metrics: Iterable[str | MetricFn] | None) -> list[tuple[str,
     for m in metrics:
         if isinstance(m, str):
             if m not in METRICS:
-                raise ValueError(f"unknown metric {m!r}; known: {sorted(METRICS)} (or pass a function f(output, target))")
+                raise InvalidValueError(f"unknown metric {m!r}; known: {sorted(METRICS)} (or pass a function "
+                                        "f(output, target))")
             out.append((m, METRICS[m]))
         elif isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str) and callable(m[1]):
             out.append((m[0], m[1]))
@@ -129,8 +131,75 @@ def resolve_metrics(metrics: Iterable[str | MetricFn] | None) -> list[tuple[str,
 
 
 def binary_threshold(loss_fn: Any) -> float:
-    """0 for logits, 1/2 when the loss takes probabilities (``BCELoss``: the model ends with a Sigmoid)."""
-    return 0.5 if type(loss_fn).__name__ == "BCELoss" else 0.0
+    """0 for logits, 1/2 when the loss declares it takes probabilities (``BCELoss``: the model ends with a Sigmoid)."""
+    return 0.5 if getattr(loss_fn, "takes_probabilities", False) else 0.0
+
+
+# How many samples ``peek_targets`` reads: enough that real-valued targets are not mistaken for 0/1 classes by chance.
+PEEK_SAMPLES = 64
+
+
+def peek_targets(loader: Any) -> np.ndarray | None:
+    """The targets of the first samples of ``loader.dataset`` (at most ``PEEK_SAMPLES``), read by index.
+
+    Read from the dataset, not by drawing a batch: iterating a shuffling loader draws an order from its generator,
+    which would change the run. None when the loader has no dataset (a plain list of batches, say).
+    """
+    dataset = getattr(loader, "dataset", None)
+    if dataset is None or len(dataset) == 0:
+        return None
+    return np.stack([_array(dataset[i][1]) for i in range(min(len(dataset), PEEK_SAMPLES))])
+
+
+def metrics_for_targets(metrics: Sequence[str | MetricFn] | None, targets: np.ndarray | None,
+                        default: bool = False) -> list[tuple[str, MetricFn]]:
+    """``resolve_metrics(metrics)``, checked against some of the targets they will measure.
+
+    Accuracy needs class targets: for real-valued ``targets`` (regression) it is dropped when it only came from a
+    default (``default=True``), refused with ``InvalidValueError`` when asked for. ``targets=None``: nothing to check.
+    """
+    named = resolve_metrics(metrics)
+    if targets is None or is_class_target(targets) or not any(fn is accuracy for _, fn in named):
+        return named
+    if default:
+        return [(name, fn) for name, fn in named if fn is not accuracy]
+    raise InvalidValueError(f"accuracy needs class targets (integer indices, one-hot or 0/1 values), but the targets "
+                            f"are real numbers of dtype {targets.dtype}; pass metrics=None for regression")
+
+
+class MetricSums:
+    """The loss and metrics of one pass over a loader, as sample-weighted means of the batch values.
+
+    ``add`` takes one batch; ``means()`` gives ``sum_b n_b v_b / sum_b n_b`` for each value, which for a
+    'mean'-reduced loss is exactly the mean over all samples (a smaller last batch counts for its size). Accuracy is
+    counted instead (correct predictions, an int), one argmax of outputs already computed per batch.
+    """
+
+    def __init__(self, metrics: Sequence[tuple[str, MetricFn]], threshold: float = 0.0) -> None:
+        self.metrics, self.threshold = list(metrics), threshold
+        self.n = 0
+        self.loss = 0.0
+        self.totals: list[float] = [0] * len(self.metrics)  # correct counts (ints) for accuracy, sums of n_b v_b else
+
+    def add(self, output: np.ndarray, target: np.ndarray, loss: float | None = None) -> None:
+        n = target.shape[0]
+        self.n += n
+        if loss is not None:
+            self.loss += loss * n
+        for k, (_, fn) in enumerate(self.metrics):
+            if fn is accuracy:
+                self.totals[k] += correct_count(output, target, self.threshold)
+            else:
+                self.totals[k] += float(fn(output, target)) * n
+
+    def means(self, with_loss: bool = True) -> dict[str, float]:
+        """``{"loss": ..., "<metric>": ...}`` (no ``"loss"`` without ``with_loss``)."""
+        if self.n == 0:
+            raise InvalidValueError("the loader yielded no samples (is the dataset smaller than batch_size, with "
+                                    "drop_last=True?)")
+        values = {"loss": self.loss / self.n} if with_loss else {}
+        values.update((name, total / self.n) for (name, _), total in zip(self.metrics, self.totals))
+        return values
 
 
 def evaluate(model: Any, loader: Iterable, loss_fn: Any = None, metrics: Sequence[Any] | None = ("accuracy",),
@@ -142,41 +211,23 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Any = None, metrics: Sequenc
     With ``return_predictions``, also ``"y_true"`` and ``"y_pred"`` (int64 class arrays) for a confusion matrix.
     The model's train/eval mode is restored afterwards.
     """
-    named = resolve_metrics(metrics)
     threshold = binary_threshold(loss_fn)
+    sums = MetricSums(resolve_metrics(metrics), threshold)
     was_training = getattr(model, "training", False)
     model.eval()
-    total_loss, n, correct = 0.0, 0, 0
-    sums = {name: 0.0 for name, _ in named}
     trues, preds = [], []
     try:
         with no_grad():
             for batch in loader:
                 x, y = batch[0], batch[1]
                 out = model(x)
-                b = len(y.data)
-                n += b
-                if loss_fn is not None:
-                    total_loss += loss_fn(out, y).item() * b
-                for name, fn in named:
-                    if fn is accuracy:
-                        correct_b = correct_count(out.data, y.data, threshold)
-                        correct += correct_b
-                    else:
-                        sums[name] += float(fn(out.data, y.data)) * b
+                sums.add(out.data, y.data, loss_fn(out, y).item() if loss_fn is not None else None)
                 if return_predictions:
                     preds.append(predict_classes(out.data, threshold))
                     trues.append(target_classes(y.data))
     finally:
         model.train(was_training)
-    if n == 0:
-        raise ValueError("evaluate: the loader yielded no samples")
-    result: dict[str, Any] = {}
-    if loss_fn is not None:
-        result["loss"] = total_loss / n
-    for name, fn in named:
-        result[name] = correct / n if fn is accuracy else sums[name] / n
-    result["n"] = n
+    result: dict[str, Any] = {**sums.means(with_loss=loss_fn is not None), "n": sums.n}
     if return_predictions:
         result["y_true"] = np.concatenate(trues)
         result["y_pred"] = np.concatenate(preds)

@@ -31,7 +31,7 @@ _LAZY = {
     "animate_decision_boundary": "pictures",
     "BoundarySnapshots": "pictures",
     "predict_grid": "pictures",
-    "plot_gradient_checks": "gradient_check",
+    "plot_spot_checks": "spot_check",
     "layer_activations": "pictures",
     # the training helper's figures (nnblocks.viz.training / nnblocks.viz.curves), re-exported here
     "plot_metric": "training",

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from nnblocks.errors import InvalidValueError, ShapeError
 from nnblocks.viz.figures import new_figure, save_figure  # noqa: F401 - save_figure re-exported for callers
 
 
@@ -34,7 +35,7 @@ def plot_metric(history: Any, metric: str = "loss", title: str | None = None, lo
     """
     train = _column(history, metric)
     if train is None:
-        raise KeyError(f"plot_metric: the history has no {metric!r}")
+        raise InvalidValueError(f"plot_metric: the history has no {metric!r}")
     epochs = _column(history, "epoch") or list(range(1, len(train) + 1))
     scale = 100.0 if percent else 1.0
     fig = _new_figure()
@@ -86,11 +87,11 @@ def plot_confusion_matrix(matrix: Any, class_names: Sequence[str] | None = None,
     """
     cm = np.asarray(matrix)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"plot_confusion_matrix: expected a square matrix, got shape {cm.shape}")
+        raise ShapeError(f"plot_confusion_matrix: expected a square matrix, got shape {cm.shape}")
     k = cm.shape[0]
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
     if len(names) != k:
-        raise ValueError(f"plot_confusion_matrix: {len(names)} class names for a {k}x{k} matrix")
+        raise InvalidValueError(f"plot_confusion_matrix: {len(names)} class names for a {k}x{k} matrix")
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     side = max(4.0, 0.5 * k + 2)
     longest = max(len(n) for n in names)

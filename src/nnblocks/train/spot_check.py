@@ -1,34 +1,37 @@
-"""Gradient checks during training: every N steps, a few weights per parameter re-checked by finite differences.
+"""Gradient spot checks during training: every N steps, a few weights per parameter re-derived by finite differences.
 
-``fit(..., check_gradients=N)`` (or ``nnblocks train --check-gradients N``) does this on the first step and every
-N-th step after it, between ``loss.backward()`` and ``optimizer.step()``, so the engine's gradient and the weights are
-exactly those of the step being taken:
+Vocabulary: a *gradient check* (``nnblocks.gradcheck``) compares every gradient element of a function with central
+differences; a *spot check* is its training-time sampling: ``fit(..., check_gradients=N)`` (or ``nnblocks train
+--check-gradients N``) runs a ``SpotChecker`` on the first step and every N-th step after it, between
+``loss.backward()`` and ``optimizer.step()``, so the engine's gradient and the weights are exactly those of the step
+being taken:
 
 1. a float64 copy of the model is made (``copy.deepcopy(model).double()``, same train/eval mode);
 2. for each parameter tensor, up to ``samples`` elements are drawn with a generator seeded by ``(seed, step)``;
-3. each is nudged by ``+-eps`` in the copy and the loss is re-evaluated on the *same batch*:
-   ``numeric = (L(w + eps) - L(w - eps)) / 2 eps``, two forward passes per element;
-4. it is compared with the engine's float32 gradient through the relative error
-   ``|engine - numeric| / max(|engine|, |numeric|, atol / rtol)``.
+3. each is nudged by ``+-eps`` in the copy and the loss is re-evaluated on the *same batch*
+   (``nnblocks.gradcheck.central_differences``): two forward passes per element;
+4. it is compared with the engine's float32 gradient through ``nnblocks.gradcheck.relative_error`` with the floor
+   ``atol / rtol``: ``|engine - numeric| / max(|engine|, |numeric|, atol / rtol)``.
 
-The floor ``atol / rtol`` in the denominator is there because the engine's gradient is float32: an element that is
-tiny because large terms cancel carries a rounding error of about float32's epsilon times those terms, so its
-*relative* error can be large although the gradient is right. Below the floor the error is measured against the
-floor instead, so a relative error above ``rtol`` means ``|engine - numeric| > max(atol, rtol * scale)``: a real
-mismatch. Measured with the defaults on digits (``nnblocks train --check-gradients 10``, 20 epochs, 80 checks):
-correct gradients reach at most 1.0e-4 (64-128-10 ReLU) and 2.4e-4 (with BatchNorm1d and Dropout 0.2), 40x below
-the tolerance, while a backward that is off by a factor 2 gives 0.5.
+The floor is there because the engine's gradient is float32: an element that is tiny because large terms cancel
+carries a rounding error of about float32's epsilon times those terms, so its *relative* error can be large although
+the gradient is right. Below the floor the error is measured against the floor instead, so a relative error above
+``rtol`` means ``|engine - numeric| > max(atol, rtol * scale)``: a real mismatch. Measured with the defaults on
+digits (``nnblocks train --check-gradients 10``, 20 epochs, 80 checks): correct gradients reach at most 1.0e-4
+(64-128-10 ReLU) and 2.4e-4 (with BatchNorm1d and Dropout 0.2), 40x below the tolerance, while a backward that is off
+by a factor 2 gives 0.5.
 
-The largest relative error of each parameter goes into ``history.grad_checks`` (one record per checked step) and a
-value above ``rtol`` is reported with a ``GradientCheckWarning`` naming the layer, the parameter, the element's
-index and both values.
+The largest relative error of each parameter goes into ``history.spot_checks`` (one record per checked step) and a
+value above ``rtol`` is reported with a ``SpotCheckWarning`` naming the layer, the parameter, the element's index and
+both values.
 
 Randomness: BatchNorm in training mode normalises with the batch's own statistics, which the same batch reproduces.
 Dropout draws a new mask on every forward pass, so the masks of the training step are replayed: the checker saves
 the ``nn.Dropout`` layers' generators before the training forward pass and, in the float64 copy, rewinds them before
-every re-evaluation, so each layer redraws its mask (same generator state, same order, same dtype). Randomness it cannot replay (e.g. ``F.dropout`` on the
-global generator inside a custom ``forward``) makes two re-evaluations of the loss differ, or differ from the step's
-loss; that is detected and reported as a warning (errors recorded as NaN) instead of as wrong gradients.
+every re-evaluation, so each layer redraws its mask (same generator state, same order, same dtype). Randomness it
+cannot replay (e.g. ``F.dropout`` on the global generator inside a custom ``forward``) makes two re-evaluations of the
+loss differ, or differ from the step's loss; that is detected and reported as a warning (errors recorded as NaN)
+instead of as wrong gradients.
 
 Cost: ``2 * samples`` forward passes per parameter tensor per checked step (with 5 samples and a 2-layer MLP, 40
 forward passes of one batch), so a check every few hundred steps costs little; every step slows training down a lot.
@@ -42,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from nnblocks.gradcheck import central_differences
+from nnblocks.errors import InvalidValueError
+from nnblocks.gradcheck import central_differences, relative_error
 from nnblocks.tensor import Tensor, default_dtype, no_grad
 
 DEFAULT_RTOL = 1e-2
@@ -54,12 +58,12 @@ DEFAULT_SAMPLES = 5
 REPRODUCE_RTOL = 1e-4
 
 
-class GradientCheckWarning(UserWarning):
+class SpotCheckWarning(UserWarning):
     """The engine's gradient of a weight disagrees with a float64 finite difference (or the check cannot be made)."""
 
 
 @dataclass(frozen=True)
-class ParameterCheck:
+class ParameterSpotCheck:
     """One parameter tensor at one step: its largest relative error over the sampled elements, and where."""
 
     name: str
@@ -69,15 +73,6 @@ class ParameterCheck:
     index: tuple[int, ...]
     engine: float
     numeric: float
-
-
-def relative_error(engine: np.ndarray, numeric: np.ndarray, floor: float) -> np.ndarray:
-    """``|engine - numeric| / max(|engine|, |numeric|, floor)``; 0 where both are 0, inf where either is NaN/inf."""
-    engine, numeric = np.asarray(engine, np.float64), np.asarray(numeric, np.float64)
-    scale = np.maximum(np.maximum(np.abs(engine), np.abs(numeric)), floor)
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(engine - numeric) / scale
-    return np.where(np.isfinite(err), err, np.inf)
 
 
 class _DropoutReplay:
@@ -125,8 +120,8 @@ class _ReplayDropout:
         return x * (keep * np.asarray(1 / (1 - p), dtype=x.dtype))
 
 
-class GradientChecker:
-    """Checks the engine's gradients against float64 central differences on the first step and every ``every``.
+class SpotChecker:
+    """Spot-checks the engine's gradients against float64 central differences on the first step and every ``every``.
 
     Args:
         every: check steps 1, 1 + every, 1 + 2 every, ... (counted over the whole run, across epochs).
@@ -140,14 +135,14 @@ class GradientChecker:
                  atol: float = DEFAULT_ATOL, eps: float = DEFAULT_EPS, seed: int = 0) -> None:
         for name, value in (("every", every), ("samples", samples)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"GradientChecker: {name} must be an int >= 1, got {value!r}")
+                raise InvalidValueError(f"SpotChecker: {name} must be an int >= 1, got {value!r}")
         if not (rtol > 0 and atol > 0 and eps > 0):
-            raise ValueError(f"GradientChecker: rtol, atol and eps must be > 0, got {rtol}, {atol}, {eps}")
+            raise InvalidValueError(f"SpotChecker: rtol, atol and eps must be > 0, got {rtol}, {atol}, {eps}")
         self.every, self.samples = int(every), int(samples)
         self.rtol, self.atol, self.eps, self.seed = float(rtol), float(atol), float(eps), int(seed)
         self.step = 0  # optimizer steps counted so far (1-based once the first one starts)
         self._replay: _DropoutReplay | None = None
-        self.last: list[ParameterCheck] = []  # the per-parameter details of the latest check
+        self.last: list[ParameterSpotCheck] = []  # the per-parameter details of the latest check
 
     # ---- the two hooks fit calls --------------------------------------------------------------------------------
     def start_step(self, model: Any) -> bool:
@@ -164,8 +159,8 @@ class GradientChecker:
               epoch: int | None = None) -> dict[str, Any]:
         """Compare the gradients now in ``model``'s parameters with float64 finite differences on batch ``(x, y)``.
 
-        Returns the record appended to ``history.grad_checks``: ``{"step", "epoch", "errors": {name: max rel
-        error}}`` (plus ``"note"`` when the check could not reproduce the step). Warns ``GradientCheckWarning``
+        Returns the record appended to ``history.spot_checks``: ``{"step", "epoch", "errors": {name: max rel
+        error}}`` (plus ``"note"`` when the check could not reproduce the step). Warns ``SpotCheckWarning``
         for every parameter whose worst element exceeds ``rtol``.
         """
         params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
@@ -183,7 +178,7 @@ class GradientChecker:
                 return float(loss_fn(model64(x64), y64).item())
 
         record: dict[str, Any] = {"step": self.step, "epoch": epoch, "errors": {}}
-        checks: list[ParameterCheck] = []
+        checks: list[ParameterSpotCheck] = []
         with default_dtype(np.float64):
             base, again = loss(), loss()
             if base != again:
@@ -193,8 +188,8 @@ class GradientChecker:
                 record["note"] = (f"float64 re-evaluation gives loss {base:.8g}, the step had {loss_value:.8g}: the "
                                   "forward pass is not reproduced (randomness the check cannot replay?)")
             if "note" in record:
-                warnings.warn(GradientCheckWarning(
-                    f"gradient check at {where} skipped: {record['note']}. Gradient errors cannot be measured for "
+                warnings.warn(SpotCheckWarning(
+                    f"gradient spot check at {where} skipped: {record['note']}. Gradient errors cannot be measured for "
                     "this model in training mode (use nn.Dropout modules, or check in eval mode)."), stacklevel=3)
                 record["errors"] = {name: float("nan") for name, _ in params}
                 return record
@@ -208,13 +203,13 @@ class GradientChecker:
                 worst = int(np.argmax(err))
                 index = tuple(int(i) for i in np.unravel_index(int(picks[worst]), p.shape))
                 layer, kind = layers.get(name, ("", type(model).__name__))
-                checks.append(ParameterCheck(name, layer, kind, float(err[worst]), index, float(engine[worst]),
+                checks.append(ParameterSpotCheck(name, layer, kind, float(err[worst]), index, float(engine[worst]),
                                              float(numeric[worst])))
         for c in checks:
             record["errors"][c.name] = c.max_rel_error
             if not c.max_rel_error <= self.rtol:
-                warnings.warn(GradientCheckWarning(
-                    f"gradient check at {where}: layer {c.layer or '(model)'!r} ({c.kind}), parameter {c.name!r} "
+                warnings.warn(SpotCheckWarning(
+                    f"gradient spot check at {where}: layer {c.layer or '(model)'!r} ({c.kind}), parameter {c.name!r} "
                     f"at index {c.index}: engine gradient {c.engine:.6g}, float64 finite difference {c.numeric:.6g} "
                     f"(relative error {c.max_rel_error:.3g} > tolerance {self.rtol:g}). The backward of an op "
                     "in this layer (or after it) is likely wrong."), stacklevel=3)
@@ -250,20 +245,28 @@ def _layer_names(model: Any) -> dict[str, tuple[str, str]]:
     return out
 
 
-def as_checker(check_gradients: int | GradientChecker | None) -> GradientChecker | None:
-    """``fit``'s ``check_gradients`` argument as a checker: None/0 = no checks, an int N = every N steps."""
-    if check_gradients is None or isinstance(check_gradients, GradientChecker):
-        return check_gradients
-    if isinstance(check_gradients, bool) or not isinstance(check_gradients, (int, np.integer)) or check_gradients < 0:
-        raise ValueError(f"fit: check_gradients must be an int >= 0 (check every N steps) or a GradientChecker, got "
-                         f"{check_gradients!r}")
-    return GradientChecker(int(check_gradients)) if check_gradients else None
+def as_spot_checker(check_gradients: int | SpotChecker | None, steps_done: int = 0) -> SpotChecker | None:
+    """``fit``'s ``check_gradients`` argument as a spot checker: None/0 = no checks, an int N = every N steps.
+
+    ``steps_done``: the optimizer steps a resumed run has already taken, so that it keeps checking the steps an
+    uninterrupted run would check.
+    """
+    if check_gradients is None or isinstance(check_gradients, SpotChecker):
+        checker = check_gradients
+    elif isinstance(check_gradients, bool) or not isinstance(check_gradients, (int, np.integer)) or check_gradients < 0:
+        raise InvalidValueError(f"fit: check_gradients must be an int >= 0 (check every N steps) or a SpotChecker, "
+                                f"got {check_gradients!r}")
+    else:
+        checker = SpotChecker(int(check_gradients)) if check_gradients else None
+    if checker is not None and steps_done:
+        checker.step = steps_done
+    return checker
 
 
-def summarize(grad_checks: list[dict[str, Any]]) -> dict[str, float]:
-    """The largest relative error each parameter reached over all checked steps (NaN entries ignored)."""
+def summarize(spot_checks: list[dict[str, Any]]) -> dict[str, float]:
+    """The largest relative error each parameter reached over all spot-checked steps (NaN entries ignored)."""
     worst: dict[str, float] = {}
-    for record in grad_checks:
+    for record in spot_checks:
         for name, err in record["errors"].items():
             if err == err:  # not NaN
                 worst[name] = max(worst.get(name, 0.0), float(err))

@@ -1,4 +1,4 @@
-"""Gradient checks during training: ``fit(check_gradients=N)``, ``history.grad_checks``, the warning, the CLI flag.
+"""Gradient spot checks during training: ``fit(check_gradients=N)``, ``history.spot_checks``, the warning, the CLI flag.
 
 A deliberately broken op (a ReLU whose backward doubles the gradient) must be caught by the training-time check,
 named by layer, parameter and index; correct models (with BatchNorm and Dropout in training mode) must pass with
@@ -19,15 +19,15 @@ from nnblocks.data import DataLoader, TensorDataset, digits
 from nnblocks.nn import functional as F
 from nnblocks.ops.base import Function
 from nnblocks.train import History, fit
-from nnblocks.train.gradient_check import (
+from nnblocks.gradcheck import relative_error
+from nnblocks.train.spot_check import (
     DEFAULT_RTOL,
-    GradientChecker,
-    GradientCheckWarning,
-    as_checker,
-    relative_error,
+    SpotChecker,
+    SpotCheckWarning,
+    as_spot_checker,
     summarize,
 )
-from nnblocks.viz.gradient_check import plot_gradient_checks
+from nnblocks.viz.spot_check import plot_spot_checks
 
 
 class DoubledReLUOp(Function):
@@ -61,9 +61,9 @@ def digits_loader(n: int = 256, batch_size: int = 32) -> DataLoader:
 def test_a_wrong_backward_is_caught_during_training_naming_layer_and_index():
     model = nn.Sequential(nn.Linear(4, 8, seed=0), BrokenReLU(), nn.Linear(8, 3, seed=1))
     opt = optim.SGD(model.parameters(), lr=0.1)
-    with pytest.warns(GradientCheckWarning) as record:
+    with pytest.warns(SpotCheckWarning) as record:
         history = fit(model, nn.CrossEntropyLoss(), opt, blob_loader(), epochs=1, metrics=None, check_gradients=2)
-    assert [r["step"] for r in history.grad_checks] == [1, 3]
+    assert [r["step"] for r in history.spot_checks] == [1, 3]
     messages = [str(w.message) for w in record]
     first = [m for m in messages if "'0.weight'" in m]
     assert first, messages
@@ -76,7 +76,7 @@ def test_a_wrong_backward_is_caught_during_training_naming_layer_and_index():
     assert 0 <= int(m.group(1)) < 8 and 0 <= int(m.group(2)) < 4
     engine, numeric = float(m.group(3)), float(m.group(4))
     assert engine == pytest.approx(2 * numeric, rel=1e-3)
-    for r in history.grad_checks:
+    for r in history.spot_checks:
         assert r["errors"]["0.weight"] == pytest.approx(0.5, abs=1e-3)  # |2n - n| / |2n|
         assert r["errors"]["2.weight"] < 1e-4 and r["errors"]["2.bias"] < 1e-4
 
@@ -87,15 +87,15 @@ def test_correct_models_pass_with_small_errors_for_every_parameter():
                           nn.Linear(32, 10, seed=1))
     opt = optim.Adam(model.parameters(), lr=1e-2)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", GradientCheckWarning)
+        warnings.simplefilter("error", SpotCheckWarning)
         history = fit(model, nn.CrossEntropyLoss(), opt, digits_loader(), epochs=2, check_gradients=3)
     names = [name for name, _ in model.named_parameters()]
-    assert [r["step"] for r in history.grad_checks] == [1, 4, 7, 10, 13, 16]
-    assert [r["epoch"] for r in history.grad_checks] == [1, 1, 1, 2, 2, 2]
-    for r in history.grad_checks:
+    assert [r["step"] for r in history.spot_checks] == [1, 4, 7, 10, 13, 16]
+    assert [r["epoch"] for r in history.spot_checks] == [1, 1, 1, 2, 2, 2]
+    for r in history.spot_checks:
         assert list(r["errors"]) == names
         assert all(0 <= e < 1e-3 for e in r["errors"].values()), r  # well under the 1e-2 tolerance
-    worst = summarize(history.grad_checks)
+    worst = summarize(history.spot_checks)
     assert max(worst.values()) > 0  # the check really compared numbers (not all exact zeros)
     assert history["loss"][1] < history["loss"][0]
 
@@ -111,11 +111,11 @@ def test_dropout_masks_are_replayed_and_training_is_unchanged_by_checks():
         return model, h
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error", GradientCheckWarning)
+        warnings.simplefilter("error", SpotCheckWarning)
         checked, h = run(1)
-    assert len(h.grad_checks) == 8 and all(max(r["errors"].values()) < 1e-4 for r in h.grad_checks)
+    assert len(h.spot_checks) == 8 and all(max(r["errors"].values()) < 1e-4 for r in h.spot_checks)
     plain, h0 = run(None)
-    assert h0.grad_checks == [] and h["loss"] == h0["loss"]  # the checks draw nothing from the training RNGs
+    assert h0.spot_checks == [] and h["loss"] == h0["loss"]  # the checks draw nothing from the training RNGs
     for (_, a), (_, b) in zip(checked.named_parameters(), plain.named_parameters()):
         np.testing.assert_array_equal(a.data, b.data)
 
@@ -133,18 +133,18 @@ class GlobalDropoutNet(nn.Module):
 
 def test_unreplayable_randomness_is_reported_not_mistaken_for_a_wrong_gradient():
     model = GlobalDropoutNet()
-    with pytest.warns(GradientCheckWarning, match="skipped: float64 re-evaluations give different losses .* cannot replay"):
+    with pytest.warns(SpotCheckWarning, match="skipped: float64 re-evaluations give different losses .* cannot replay"):
         h = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), blob_loader(), epochs=1,
                 metrics=None, check_gradients=4)
-    assert all("note" in r and all(np.isnan(e) for e in r["errors"].values()) for r in h.grad_checks)
-    assert summarize(h.grad_checks) == {}
+    assert all("note" in r and all(np.isnan(e) for e in r["errors"].values()) for r in h.spot_checks)
+    assert summarize(h.spot_checks) == {}
     # in eval mode (no dropout) the same model checks fine
     model.eval()
     x, y = next(iter(blob_loader()))
     model.zero_grad()
     loss = nn.CrossEntropyLoss()(model(x), y)
     loss.backward()
-    checker = GradientChecker(1)
+    checker = SpotChecker(1)
     assert checker.start_step(model)
     record = checker.check(model, nn.CrossEntropyLoss(), x, y, loss.item())
     assert "note" not in record and max(record["errors"].values()) < 1e-4
@@ -157,7 +157,7 @@ def test_finite_differences_match_the_closed_form_gradient():
     X, Y = rng.standard_normal((10, 3)).astype(np.float32), rng.standard_normal((10, 2)).astype(np.float32)
     loss = nn.MSELoss()(model(Tensor(X)), Tensor(Y))
     loss.backward()
-    checker = GradientChecker(1, samples=6)  # every element of the weight, 2 of 2 of the bias
+    checker = SpotChecker(1, samples=6)  # every element of the weight, 2 of 2 of the bias
     checker.start_step(model)
     record = checker.check(model, nn.MSELoss(), Tensor(X), Tensor(Y), loss.item(), epoch=1)
     W, b = model.weight.data.astype(np.float64), model.bias.data.astype(np.float64)
@@ -176,28 +176,28 @@ def test_relative_error_floor_and_arguments():
     assert relative_error(np.array([2.0]), np.array([1.0]), floor=1e-4)[0] == pytest.approx(0.5)
     assert relative_error(np.array([0.0]), np.array([0.0]), floor=1e-4)[0] == 0.0
     assert relative_error(np.array([np.nan]), np.array([1.0]), floor=1e-4)[0] == np.inf
-    assert as_checker(None) is None and as_checker(0) is None and as_checker(7).every == 7
+    assert as_spot_checker(None) is None and as_spot_checker(0) is None and as_spot_checker(7).every == 7
     with pytest.raises(ValueError, match="check_gradients must be an int >= 0"):
-        as_checker(-1)
+        as_spot_checker(-1)
     with pytest.raises(ValueError, match="every must be an int >= 1"):
-        GradientChecker(0)
+        SpotChecker(0)
 
 
 def test_history_keeps_the_checks_through_json(tmp_path):
     h = History()
     h.append({"epoch": 1, "loss": 0.5})
-    h.grad_checks.append({"step": 1, "epoch": 1, "errors": {"0.weight": 1.5e-6, "0.bias": 0.0}})
+    h.spot_checks.append({"step": 1, "epoch": 1, "errors": {"0.weight": 1.5e-6, "0.bias": 0.0}})
     h.to_json(tmp_path / "h.json")
     back = History.from_json(tmp_path / "h.json")
-    assert back.grad_checks == h.grad_checks and back == h
+    assert back.spot_checks == h.spot_checks and back == h
     other = back.copy()
-    other.grad_checks[0]["errors"]["0.bias"] = 1.0  # a deep copy: the original is untouched
-    assert back.grad_checks[0]["errors"]["0.bias"] == 0.0 and other != back
-    fig = plot_gradient_checks(h)
+    other.spot_checks[0]["errors"]["0.bias"] = 1.0  # a deep copy: the original is untouched
+    assert back.spot_checks[0]["errors"]["0.bias"] == 0.0 and other != back
+    fig = plot_spot_checks(h)
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["0.weight", "0.bias", "tolerance 0.01"]
     assert fig.axes[0].get_lines()[1].get_ydata()[0] == pytest.approx(1e-10)  # 0 drawn at the floor
-    with pytest.raises(ValueError, match="no gradient checks recorded"):
-        plot_gradient_checks(History())
+    with pytest.raises(ValueError, match="no gradient spot checks recorded"):
+        plot_spot_checks(History())
 
 
 def test_cli_flag_reports_the_checks_and_writes_the_plot(tmp_path, capsys):
@@ -212,8 +212,8 @@ def test_cli_flag_reports_the_checks_and_writes_the_plot(tmp_path, capsys):
                       r"tolerance 0\.01", out)
     assert match, out
     history = json.loads((out_dir / "history.json").read_text())
-    assert len(history["grad_checks"]) == int(match.group(1)) > 1
+    assert len(history["spot_checks"]) == int(match.group(1)) > 1
     for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
         assert re.search(rf"{re.escape(name)} \d\.\de-\d\d", match.group(2)), match.group(2)
     assert "warning" not in err
-    assert max(summarize(history["grad_checks"]).values()) < DEFAULT_RTOL
+    assert max(summarize(history["spot_checks"]).values()) < DEFAULT_RTOL

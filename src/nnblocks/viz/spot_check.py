@@ -1,7 +1,7 @@
-"""The gradient checks of a training run, drawn: each parameter's largest relative error at every checked step.
+"""The gradient spot checks of a training run, drawn: each parameter's largest relative error at every checked step.
 
-``plot_gradient_checks(history)`` takes ``history.grad_checks`` (recorded by ``fit(check_gradients=N)``, see
-``nnblocks.train.gradient_check``) and returns a ``matplotlib.figure.Figure`` built without pyplot. Correct float32
+``plot_spot_checks(history)`` takes ``history.spot_checks`` (recorded by ``fit(check_gradients=N)``, see
+``nnblocks.train.spot_check``) and returns a ``matplotlib.figure.Figure`` built without pyplot. Correct float32
 gradients sit around 1e-7..1e-4, a wrong backward at 1e-1 and above: the log axis and the tolerance line make the
 two obvious at a glance.
 """
@@ -13,26 +13,28 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nnblocks.errors import InvalidValueError
+
 # Exact agreement (an error of 0, e.g. a weight fed by an input that is always 0) cannot sit on a log axis;
 # it is drawn at this floor instead, which the axis label says.
 ZERO_DRAWN_AT = 1e-10
 
 
 def _records(history: Any) -> Sequence[Mapping[str, Any]]:
-    records = getattr(history, "grad_checks", history)
+    records = getattr(history, "spot_checks", history)
     if not isinstance(records, Sequence) or not all(isinstance(r, Mapping) and "errors" in r for r in records):
-        raise TypeError("plot_gradient_checks: expected a History or its grad_checks list "
+        raise TypeError("plot_spot_checks: expected a History or its spot_checks list "
                         "([{'step': ..., 'errors': {...}}, ...])")
     if not records:
-        raise ValueError("plot_gradient_checks: no gradient checks recorded (train with fit(check_gradients=N) "
+        raise InvalidValueError("plot_spot_checks: no gradient spot checks recorded (train with fit(check_gradients=N) "
                          "or nnblocks train --check-gradients N)")
     return records
 
 
-def plot_gradient_checks(history: Any, tolerance: float | None = 1e-2, title: str | None = None) -> Figure:
+def plot_spot_checks(history: Any, tolerance: float | None = 1e-2, title: str | None = None) -> Figure:
     """Largest relative error per parameter (one line each) against the training step, on a log axis.
 
-    ``history``: a ``History`` with ``grad_checks``, or that list. ``tolerance`` is drawn as a red dotted line.
+    ``history``: a ``History`` with ``spot_checks``, or that list. ``tolerance`` is drawn as a red dotted line.
     """
     records = _records(history)
     steps = np.array([r["step"] for r in records])
@@ -50,7 +52,7 @@ def plot_gradient_checks(history: Any, tolerance: float | None = 1e-2, title: st
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(f"largest relative error (0 drawn at {ZERO_DRAWN_AT:g})", fontsize=9)
-    ax.set_title(title or "Gradient checks: engine (float32) vs float64 finite differences", fontsize=10)
+    ax.set_title(title or "Gradient spot checks: engine (float32) vs float64 finite differences", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
