@@ -172,3 +172,15 @@ def test_version_1_checkpoints_still_evaluate(capsys):
                        ("moons-2-epochs.npz", "moons: test accuracy 43.8% (loss 0.729) on 16 samples")]:
         assert main(["evaluate", str(V1 / name)]) == 0
         assert line in capsys.readouterr().out
+
+
+def test_a_version_1_checkpoint_resumes_bit_identically(tmp_path, capsys):
+    shutil.copy(V1 / "moons-dropout-1-epoch.npz", tmp_path / "model.npz")
+    assert main(["train", "--resume", str(tmp_path / "model.npz"), "--epochs", "2", "--out", str(tmp_path),
+                 "--quiet", "--no-boundary"]) == 0
+    resumed, whole = read_checkpoint(tmp_path / "model.npz"), read_checkpoint(V1 / "moons-dropout-2-epochs.npz")
+    assert resumed.config["version"] == 1 and resumed.epoch == 2
+    assert resumed.model_state.keys() == whole.model_state.keys()
+    for key, value in whole.model_state.items():
+        np.testing.assert_array_equal(resumed.model_state[key], value, err_msg=key)
+    assert resumed.history["loss"] == whole.history["loss"]
