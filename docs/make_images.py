@@ -96,8 +96,8 @@ def gradient_check(out: Path) -> Path:
     from nnblocks import nn, optim
     from nnblocks.data import DataLoader, Standardizer, TensorDataset, digits, train_val_split
     from nnblocks.train import fit
-    from nnblocks.train.spot_check import DEFAULT_RTOL, SpotCheckWarning as GradientCheckWarning
-    from nnblocks.viz.spot_check import plot_spot_checks as plot_gradient_checks
+    from nnblocks.train.spot_check import DEFAULT_RTOL, SpotCheckWarning
+    from nnblocks.viz.spot_check import plot_spot_checks
 
     X, y = digits()
     Xtr, _, ytr, _ = train_val_split(X, y, 0.2, seed=0, stratify=True)
@@ -106,10 +106,10 @@ def gradient_check(out: Path) -> Path:
     model = nn.Sequential(nn.Linear(64, 128, seed=rng), nn.ReLU(), nn.Linear(128, 10, seed=rng))
     loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=32, shuffle=True, seed=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", GradientCheckWarning)  # a picture of a failing check would be a bug
+        warnings.simplefilter("error", SpotCheckWarning)  # a picture of a failing check would be a bug
         history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3), loader, epochs=5,
                       progress=False, check_gradients=10)
-    fig = plot_gradient_checks(history, tolerance=DEFAULT_RTOL,
+    fig = plot_spot_checks(history, tolerance=DEFAULT_RTOL,
                                title="digits, 64-128-10: gradient checks every 10 steps")
     return _save(fig, out / "gradient_check.png", dpi=90)
 

@@ -332,24 +332,24 @@ history = fit(net, nn.CrossEntropyLoss(), optim.Adam(net.parameters(), lr=0.02),
               DataLoader(TensorDataset(Xm, ym), batch_size=32, shuffle=True, seed=0), epochs=30)
 print(f"training accuracy {history['accuracy'][-1]:.1%}")
 plot_decision_boundary(net, Xm, ym, path="lab-out/moons.png")"""),
-    ("md", """## Gradient checks during training
+    ("md", """## Spot checks of the gradients during training
 
 `fit(..., check_gradients=N)` re-checks the engine's gradients on the first step and every N-th: for 5 weights
 per parameter, a float64 central difference of the loss on the *same batch*, before the optimizer step. The
-largest relative error per parameter lands in `history.grad_checks`."""),
+largest relative error per parameter lands in `history.spot_checks`."""),
     ("code", """from nnblocks.data import digits
-from nnblocks.train.spot_check import SpotCheckWarning as GradientCheckWarning, summarize
-from nnblocks.viz.spot_check import plot_spot_checks as plot_gradient_checks
+from nnblocks.train.spot_check import SpotCheckWarning, summarize
+from nnblocks.viz.spot_check import plot_spot_checks
 
 Xd, yd = digits(scale=16.0)
 loader = DataLoader(TensorDataset(Xd[:600], yd[:600]), batch_size=32, shuffle=True, seed=0)
 mlp = nn.Sequential(nn.Linear(64, 64, seed=0), nn.ReLU(), nn.Dropout(0.2, seed=1), nn.Linear(64, 10, seed=2))
 h = fit(mlp, nn.CrossEntropyLoss(), optim.Adam(mlp.parameters(), lr=1e-3), loader, epochs=3, check_gradients=5)
-for name, err in summarize(h.grad_checks).items():
+for name, err in summarize(h.spot_checks).items():
     print(f"{name:9s} largest relative error {err:.1e}")
-plot_gradient_checks(h)"""),
+plot_spot_checks(h)"""),
     ("md", """Now a bug on purpose: an op whose forward is ReLU but whose backward doubles the gradient. Training still runs
-(the loss even goes down), but the gradient check names the layer, the weight and both values:"""),
+(the loss even goes down), but the spot check names the layer, the weight and both values:"""),
     ("code", """from nnblocks.ops.base import Function
 
 class DoubledReLU(Function):
@@ -366,12 +366,12 @@ class BrokenReLU(nn.Module):
 
 buggy = nn.Sequential(nn.Linear(64, 32, seed=0), BrokenReLU(), nn.Linear(32, 10, seed=1))
 with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always", GradientCheckWarning)
+    warnings.simplefilter("always", SpotCheckWarning)
     hb = fit(buggy, nn.CrossEntropyLoss(), optim.Adam(buggy.parameters(), lr=1e-3), loader, epochs=1,
              check_gradients=10)
 print(len(caught), "warnings; the first:")
 print(caught[0].message)
-print({name: round(err, 3) for name, err in summarize(hb.grad_checks).items()})"""),
+print({name: round(err, 3) for name, err in summarize(hb.spot_checks).items()})"""),
 ]
 
 NOTEBOOKS = {

@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nnblocks.cli import main
+from nnblocks.experiments import chapter3
 from nnblocks.train import History, read_checkpoint
 
 SUMMARY = re.compile(r"^(\S+): test accuracy ([\d.]+)% \(loss ([\d.e+-]+)\) after (\d+) epochs, [\d.]+ s$", re.M)
@@ -133,6 +135,17 @@ def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, flag):
     assert flag in err and "usage:" in err
 
 
+def test_dropout_sits_where_the_dropout_study_puts_it(tmp_path, capsys):
+    # --dropout used to add Dropout after each hidden activation; it now follows nn.MLP, the book's order (Dropout
+    # before each Linear layer), so `nnblocks train --dropout` and the dropout study train the same network
+    assert run(capsys, "train", "--hidden", "32", "--dropout", "0.25", "--epochs", "1", "--out", str(tmp_path),
+               "--quiet")[0] == 0
+    saved = read_checkpoint(tmp_path / "model.npz").model_state
+    study = replace(next(v.model for v in chapter3.DROPOUT.variants if v.model.dropout), hidden=(32,))
+    assert {k: v.shape for k, v in saved.items()} == {k: v.shape for k, v in study(64, 10, seed=0).state_dict().items()}
+    assert sorted(saved) == ["1.bias", "1.weight", "4.bias", "4.weight"]  # Dropout, Linear, ReLU, Dropout, Linear
+
+
 def test_evaluate_refuses_a_bad_checkpoint(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file at all")
@@ -216,24 +229,24 @@ def test_headerless_csv_with_text_labels_in_a_non_last_column_keeps_every_row(tm
                        "--epochs", "1", "--out", str(tmp_path / "o"))
     assert code == 0
     assert "four: 4 train / 4 validation / 4 test samples, 2 features" in out
-    from nnblocks.cli.train import _read_csv
+    from nnblocks.data import read_csv
 
-    X, labels, names = _read_csv(str(path), "0")
+    X, labels, names = read_csv(str(path), "0")
     np.testing.assert_array_equal(X, np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32))
     assert list(labels) == ["cat", "dog", "cat", "dog"] and names == []
 
 
 def test_csv_header_is_found_whichever_column_holds_the_labels(tmp_path):
-    from nnblocks.cli.train import _read_csv
+    from nnblocks.data import read_csv
 
     path = write_csv(tmp_path / "h.csv", ["x,kind,z", "1.5,a,2", "3,b,4", "5,a,6"])
-    X, labels, names = _read_csv(str(path), "1")
+    X, labels, names = read_csv(str(path), "1")
     np.testing.assert_array_equal(X, np.array([[1.5, 2], [3, 4], [5, 6]], np.float32))
     assert list(labels) == ["a", "b", "a"] and names == ["x", "z"]
     # numeric labels in the last column under a header; and a headerless file whose labels are all text
-    X, labels, names = _read_csv(str(write_csv(tmp_path / "n.csv", ["a,b,y", "1,2,0", "3,4,1"])), None)
+    X, labels, names = read_csv(str(write_csv(tmp_path / "n.csv", ["a,b,y", "1,2,0", "3,4,1"])), None)
     assert X.shape == (2, 2) and list(labels) == ["0", "1"] and names == ["a", "b"]
-    X, labels, names = _read_csv(str(write_csv(tmp_path / "t.csv", ["1,2,no", "3,4,yes"])), None)
+    X, labels, names = read_csv(str(write_csv(tmp_path / "t.csv", ["1,2,no", "3,4,yes"])), None)
     assert X.shape == (2, 2) and list(labels) == ["no", "yes"] and names == []
 
 

@@ -148,3 +148,17 @@ def test_cli_bad_numbers_are_argparse_errors_naming_the_flag(capsys, argv, messa
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert message in captured.err and "usage:" in captured.err and captured.out == ""
+
+
+def test_the_chapter_network_is_an_mlp_with_the_chapters_weights_and_seeded_labels():
+    from nnblocks import fundamentals, nn
+
+    _, _, weights = fundamentals.network_231("float64")
+    model, x, _, _ = build_problem("chapter", activation="tanh")
+    assert isinstance(model, nn.MLP) and [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    np.testing.assert_array_equal(model[0].weight.data, weights[0].T)  # the chapter's W is (inputs, outputs)
+    np.testing.assert_array_equal(model[2].bias.data, weights[3].reshape(-1))
+    # the bce-logits labels are drawn after random weights, as before nn.MLP (a generator fresh from the seed would
+    # give 1 for seeds 4 and 5)
+    labels = [build_problem("chapter", seed=seed, loss="bce-logits")[2].data.item() for seed in range(6)]
+    assert labels == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]

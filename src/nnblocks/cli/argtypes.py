@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import Callable
 
 
@@ -39,3 +40,17 @@ positive_float = float_in(0.0, math.inf, True, True, "a positive number")
 nonneg_float = float_in(0.0, math.inf, False, True, "a number >= 0")
 fraction = float_in(0.0, 1.0, True, True, "a fraction strictly between 0 and 1")
 probability = float_in(0.0, 1.0, False, True, "a probability in [0, 1)")
+
+
+def dataset(text: str) -> str:
+    """A data set name (``digits``, ``mnist``, a toy set...) or the path of an existing .csv / .npz file."""
+    from nnblocks.data import dataset_names, is_data_file
+
+    if text in dataset_names():
+        return text
+    if is_data_file(text):
+        if not os.path.isfile(text):
+            raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+        return text
+    raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose from {', '.join(dataset_names())}, "
+                                     "or give the path of a .csv or .npz file")

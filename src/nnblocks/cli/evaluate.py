@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nnblocks.cli import argtypes
+
 
 def register(subparsers: Any) -> None:
-    from nnblocks.cli.train import _dataset, _positive_int
-
     p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by `nnblocks train` on a test set",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", metavar="CKPT", help="a model.npz written by `nnblocks train`")
-    p.add_argument("--dataset", type=_dataset, default=None, help="default: the data set the model was trained on")
+    p.add_argument("--dataset", type=argtypes.dataset, default=None,
+                   help="default: the data set the model was trained on")
     p.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files")
     p.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing")
-    p.add_argument("--batch-size", type=_positive_int, default=512)
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=512)
     p.add_argument("--out", default=None, help="folder for confusion_matrix.png (default: no plot)")
-    p.set_defaults(func=run_command, _parser=p)
+    p.set_defaults(func=run, _parser=p)
 
 
 def _matrix_text(cm: Any, names: list[str]) -> str:
@@ -39,10 +41,9 @@ def _matrix_text(cm: Any, names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from nnblocks.cli.train import build_model, load_splits, make_loss, targets_for_loss
-    from nnblocks.data import DataLoader, TensorDataset
-    from nnblocks.errors import CheckpointError, DataError
+def run(args: argparse.Namespace) -> int:
+    from nnblocks import data, recipe
+    from nnblocks.errors import CheckpointError, DataError, InvalidValueError
     from nnblocks.train import confusion_matrix, evaluate, load_checkpoint, read_checkpoint
 
     parser: argparse.ArgumentParser = args._parser
@@ -50,45 +51,45 @@ def run_command(args: argparse.Namespace) -> int:
         ckpt = read_checkpoint(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as exc:
         parser.error(f"argument CKPT: {exc}")
-    config = ckpt.config
-    if not isinstance(config, dict) or config.get("kind") != "nnblocks-train":
+    if not isinstance(ckpt.config, dict) or ckpt.config.get("kind") != recipe.KIND:
         parser.error(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
                      "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
-    config = dict(config)
-    if args.dataset is not None:
-        config["dataset"] = args.dataset
     try:
-        splits = load_splits(config, args.data_dir, args.download, scaler=(ckpt.extra or {}).get("scaler"))
+        config = recipe.TrainConfig.from_dict(ckpt.config)
+    except InvalidValueError as exc:
+        parser.error(f"argument CKPT: {args.checkpoint}: {exc}")
+    if args.dataset is not None:
+        config = replace(config, dataset=args.dataset)
+    try:
+        splits = recipe.load_data(config, args.data_dir, args.download, scaling_state=(ckpt.extra or {}).get("scaler"))
     except DataError as exc:
         print(f"nnblocks evaluate: error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # e.g. the stored scaler does not fit this data set's features
         parser.error(f"argument --dataset: {exc}")
-    if splits["in_features"] != config["in_features"]:
-        parser.error(f"argument --dataset: {config['dataset']} has {splits['in_features']} features per sample but "
-                     f"the model takes {config['in_features']}")
-    model = build_model(config)
+    if splits.in_features != config.in_features:
+        parser.error(f"argument --dataset: {config.dataset} has {splits.in_features} features per sample but "
+                     f"the model takes {config.in_features}")
+    model = recipe.build_model(config)
     try:
         load_checkpoint(ckpt.path, model, restore_rng=False)
     except CheckpointError as exc:
         parser.error(f"argument CKPT: {exc}")
-    loss_fn = make_loss(config["loss"])
-    X, y = splits["test"]
-    loader = DataLoader(TensorDataset(X, targets_for_loss(y, config["loss"], config["num_classes"])),
-                        batch_size=args.batch_size)
-    classification = config["task"] == "classification"
-    result = evaluate(model, loader, loss_fn, ("accuracy",) if classification else None,
-                      return_predictions=classification)
-    name = Path(config["dataset"]).stem if config["dataset"].lower().endswith((".csv", ".npz")) else config["dataset"]
+    X, y = splits.test
+    loader = data.DataLoader(data.TensorDataset(X, recipe.targets_for_loss(y, config.loss, config.num_classes)),
+                             batch_size=args.batch_size)
+    classification = config.task == "classification"
+    result = evaluate(model, loader, recipe.make_loss(config.loss), config.metrics, return_predictions=classification)
+    name = data.short_name(config.dataset)
     if not classification:
-        print(f"{name}: test {config['loss']} loss {result['loss']:.4g} on {result['n']} samples "
+        print(f"{name}: test {config.loss} loss {result['loss']:.4g} on {result['n']} samples "
               f"({args.checkpoint}, epoch {ckpt.epoch})")
         return 0
-    k = max(config["num_classes"], splits["num_classes"])
+    k = max(config.num_classes, splits.num_classes)
     cm = confusion_matrix(result["y_true"], result["y_pred"], k)
     print(f"{name}: test accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) on {result['n']} samples "
           f"({args.checkpoint}, epoch {ckpt.epoch})")
-    names = [str(c) for c in (splits["classes"] or range(k))]
+    names = [str(c) for c in (splits.classes or range(k))]
     short = names if max(len(n) for n in names) <= 6 else [str(i) for i in range(k)]
     print(_matrix_text(cm, short))
     if args.out:

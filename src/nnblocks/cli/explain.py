@@ -70,7 +70,6 @@ def build_problem(network: str = "chapter", seed: int = 0, activation: str = "si
     from nnblocks.tensor import Tensor
 
     dtype = np.dtype(dtype or np.float64)
-    act = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}[activation]
     rng = np.random.default_rng(seed)
     if batch < 1:
         raise ValueError(f"--batch must be >= 1, got {batch}")
@@ -83,17 +82,11 @@ def build_problem(network: str = "chapter", seed: int = 0, activation: str = "si
         sizes = [2, 3, 1]
     else:
         sizes, weights = parse_sizes(network), None
-    layers: list[Any] = []
-    for k in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[k], sizes[k + 1], dtype=dtype, seed=rng))
-        if k < len(sizes) - 2:
-            layers.append(act())
-    model = nn.Sequential(*layers)
-    if weights is not None:  # the chapter stores W as (inputs, outputs); nn.Linear as (outputs, inputs)
-        linears = [m for m in model if isinstance(m, nn.Linear)]
-        for k, lin in enumerate(linears):
-            lin.weight.data[...] = np.asarray(weights[2 * k]).T
-            lin.bias.data[...] = np.asarray(weights[2 * k + 1]).reshape(-1)
+    # Random weights are drawn even when the chapter's replace them, so that a --seed keeps drawing the same labels
+    # afterwards (--loss bce-logits).
+    model = nn.MLP(sizes, activation=activation, dtype=dtype, seed=rng)
+    if weights is not None:
+        nn.load_chapter_weights(model, weights)
         x = Tensor(np.asarray(x_np, dtype=dtype))
     else:
         x = Tensor(rng.standard_normal((batch, sizes[0])).astype(dtype))

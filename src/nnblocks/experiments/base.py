@@ -62,19 +62,9 @@ class MLP:
     hidden_bias: bool = True
 
     def __call__(self, n_in: int, n_out: int, seed: int) -> nn.Sequential:
-        init_rng = np.random.default_rng(seed)
-        mask_rng = np.random.default_rng([seed, 1])
-        sizes = (n_in, *self.hidden, n_out)
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if self.dropout:
-                layers.append(nn.Dropout(self.dropout, seed=mask_rng))
-            layers.append(nn.Linear(a, b, bias=self.hidden_bias or i == len(self.hidden), seed=init_rng))
-            if i < len(self.hidden):
-                if self.batchnorm:
-                    layers.append(nn.BatchNorm1d(b))
-                layers.append(nn.ReLU())
-        return nn.Sequential(*layers)
+        return nn.MLP((n_in, *self.hidden, n_out), activation="relu", dropout=self.dropout, batchnorm=self.batchnorm,
+                      hidden_bias=self.hidden_bias, seed=np.random.default_rng(seed),
+                      dropout_seed=np.random.default_rng([seed, 1]))
 
     def describe(self, n_in: int = 784, n_out: int = 10) -> str:
         """``784 -> Linear 1000 -> ReLU -> Linear 10``, with Dropout/BatchNorm1d where this model has them."""

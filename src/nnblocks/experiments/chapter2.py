@@ -32,8 +32,7 @@ NEW_INPUT = np.array([[10.0, 11.0]], dtype=np.float32)
 
 def build_model(seed: int) -> nn.Sequential:
     """``Linear(2, 8) -> ReLU -> Linear(8, 1)``, both layers initialised from one generator seeded with ``seed``."""
-    rng = np.random.default_rng(seed)
-    return nn.Sequential(nn.Linear(2, 8, seed=rng), nn.ReLU(), nn.Linear(8, 1, seed=rng))
+    return nn.MLP([2, 8, 1], activation="relu", seed=seed)
 
 
 class FirstStep(Callback):

@@ -27,12 +27,6 @@ class History:
         self.times: list[float] = []  # seconds per epoch (not part of equality)
         self.spot_checks: list[dict[str, Any]] = []  # fit(check_gradients=N): see nnblocks.train.spot_check
 
-    @property
-    def grad_checks(self) -> list[dict[str, Any]]:
-        """The old name of ``spot_checks``, still read by ``cli/train.py`` and the lab notebook; drop it once they
-        read ``spot_checks``."""
-        return self.spot_checks
-
     # ---- filling ----------------------------------------------------------------------------------------------------
     def append(self, logs: dict[str, Any], seconds: float | None = None) -> None:
         """Add one epoch's logs (``{"epoch": 3, "loss": 0.41, ...}``); keys absent from earlier epochs start here."""

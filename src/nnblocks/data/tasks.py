@@ -1,0 +1,48 @@
+"""What a label column means: classes to tell apart (classification) or numbers to predict (regression).
+
+The same rule serves every source, so a CSV file, an ``.npz`` file and a toy set with the same labels are the same
+task: text labels are classes (named, in sorted order); integers are classes; whole-number floats with at most
+``MAX_CLASSES`` distinct values are classes too (labels saved as 0.0 / 1.0); any other floats are regression targets.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+# Above this many distinct whole-number values, a float column reads as a quantity (counts, ages, prices), not as
+# class codes; 100 covers every class-labelled set in the book (at most 10 classes) with a wide margin.
+MAX_CLASSES = 100
+
+
+class Targets(NamedTuple):
+    """``y``: int64 class indices ``(n,)`` or float32 regression targets ``(n, outputs)``; ``task``:
+    ``"classification"`` or ``"regression"``; ``classes``: the class names when the labels were not already the
+    indices 0..K-1 (else None)."""
+
+    y: np.ndarray
+    task: str
+    classes: list[str] | None
+
+
+def labels_to_task(labels: Any) -> Targets:
+    """Class indices 0..K-1 and class names for categorical labels, else float32 targets for regression.
+
+    ``["no", "yes", "no"]`` -> ``[0, 1, 0]`` with classes ``["no", "yes"]``; ``[3, 7, 3]`` -> ``[0, 1, 0]`` with
+    classes ``["3", "7"]``; ``[0, 2, 1]`` stays as it is (no names); ``[0.5, 1.25]`` -> ``[[0.5], [1.25]]``.
+    """
+    y = np.asarray(labels)
+    if y.dtype.kind in "US":
+        try:
+            y = y.astype(np.float64)
+        except ValueError:
+            names, idx = np.unique(y, return_inverse=True)
+            return Targets(idx.astype(np.int64), "classification", [str(n) for n in names])
+    if y.ndim == 1 and (y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(np.isfinite(y))
+                                                   and np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES)):
+        values, idx = np.unique(y, return_inverse=True)
+        if values.dtype.kind in "iu" and values[0] == 0 and values[-1] == len(values) - 1:
+            return Targets(y.astype(np.int64), "classification", None)
+        return Targets(idx.astype(np.int64), "classification", [str(v.item()) for v in values])
+    y = y.astype(np.float32)
+    return Targets(y.reshape(-1, 1) if y.ndim == 1 else y, "regression", None)

@@ -1,0 +1,57 @@
+"""The recipe: one description of a training run (``TrainConfig``) and what each of its names means.
+
+    config = TrainConfig(dataset="moons", hidden=[16, 16], optimizer="sgd", scheduler="cosine", epochs=50)
+    splits = load_data(config)                       # nnblocks.data.prepare: load, split, scale (fitted on train)
+    config = config.with_data(splits)                # default loss, input/output widths, task and classes
+    model = build_model(config)                      # nn.MLP, seeded
+    loss_fn = make_loss(config.loss)
+    optimizer = make_optimizer(config, model.parameters())
+    scheduler = make_scheduler(config, optimizer)    # None for "none"
+    train_loader, val_loader, test_loader = make_loaders(splits, config)
+    history = fit(model, loss_fn, optimizer, train_loader, val_loader, epochs=config.epochs, scheduler=scheduler,
+                  metrics=config.metrics)
+
+``nnblocks train`` and ``nnblocks evaluate`` are this sequence plus flags and printing. A checkpoint stores
+``config.to_dict()`` (plain JSON) and the fitted scaling, so ``TrainConfig.from_dict`` and ``build_model`` rebuild
+the model and ``load_data`` the very same split later.
+
+- ``config``: ``TrainConfig``, the names a run may use (``LOSSES``, ``OPTIMIZERS``...), its JSON form;
+- ``build``: what those names mean (``build_model``, ``make_loss``... and the seeds each draws from);
+- ``report``: what a run reports: lines to print and its files (history, plots).
+"""
+from __future__ import annotations
+
+from nnblocks.recipe.build import (
+    build_model,
+    load_data,
+    make_loaders,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    targets_for_loss,
+)
+from nnblocks.recipe.config import (
+    ACTIVATIONS,
+    DEFAULT_LR,
+    KIND,
+    LOSSES,
+    OPTIMIZERS,
+    RUN_KEYS,
+    SCHEDULERS,
+    VERSION,
+    TrainConfig,
+)
+from nnblocks.recipe.report import (
+    boundary_snapshots,
+    describe,
+    gradient_check_summary,
+    summary,
+    write_gradient_checks,
+    write_outputs,
+)
+
+__all__ = [
+    "TrainConfig", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR", "RUN_KEYS", "KIND", "VERSION",
+    "load_data", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
+    "describe", "summary", "gradient_check_summary", "boundary_snapshots", "write_outputs", "write_gradient_checks",
+]
