@@ -58,7 +58,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 KNOWN_OFFENDERS: frozenset[str] = frozenset({
     "nnblocks/cli/train.py",
     "nnblocks/experiments/base.py",
-    "nnblocks/experiments/chapter1.py",
     "nnblocks/experiments/report.py",
     "nnblocks/experiments/runner.py",
     "nnblocks/gradcheck.py",
