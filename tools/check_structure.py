@@ -57,9 +57,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # (issue 10). Their violations are listed but do not fail the check. Empty this set once that work has merged.
 KNOWN_OFFENDERS: frozenset[str] = frozenset({
     "nnblocks/cli/train.py",
-    "nnblocks/experiments/base.py",
-    "nnblocks/experiments/report.py",
-    "nnblocks/experiments/runner.py",
     "nnblocks/gradcheck.py",
     "nnblocks/tensor.py",
     "nnblocks/train/fit.py",
