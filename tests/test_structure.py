@@ -1,5 +1,9 @@
 """The structure checker (tools/check_structure.py): the real tree passes apart from its known offenders, and each rule
-fires on a violation planted in a temporary tree (and stays quiet just inside its limit)."""
+fires on a violation planted in a temporary tree (and stays quiet just inside its limit).
+
+Once the rest of issue 10 has merged, empty ``KNOWN_OFFENDERS`` in the checker: the first test then holds the whole
+tree to the rules.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -108,6 +112,16 @@ def test_a_cycle_outside_the_designed_one_is_reported_even_through_tensor(tmp_pa
     assert len(cycles) == 1
     assert set(cycles[0].files) == {"nnblocks/errors.py", "nnblocks/tensor.py", "nnblocks/ops/__init__.py",
                                     "nnblocks/ops/base.py"}
+
+
+def test_a_longer_cycle_is_shown_step_by_step(tmp_path):
+    files = dict(CLEAN, **{"nnblocks/viz/a.py": "from nnblocks.viz import b\n",
+                           "nnblocks/viz/b.py": "import numpy\n\nfrom nnblocks.viz.c import draw\n",
+                           "nnblocks/viz/c.py": "def draw():\n    from . import a\n"})
+    (cycle,) = checker.check(_write(tmp_path, files))
+    assert cycle.rule == "import cycle" and cycle.path == "nnblocks/viz/a.py"
+    assert cycle.message == ("nnblocks.viz.a -> nnblocks.viz.b (line 1); nnblocks.viz.b -> nnblocks.viz.c (line 3); "
+                             "nnblocks.viz.c -> nnblocks.viz.a (line 2, in a function)")
 
 
 def test_known_offenders_are_tolerated_only_when_every_file_involved_is_known(tmp_path):

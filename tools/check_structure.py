@@ -124,7 +124,7 @@ def _walk_imports(node: ast.AST, deferred: bool = False):
     for child in ast.iter_child_nodes(node):
         if isinstance(child, (ast.Import, ast.ImportFrom)):
             yield child, deferred
-        inside = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        inside = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
         yield from _walk_imports(child, inside)
 
 
