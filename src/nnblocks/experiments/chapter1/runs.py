@@ -129,8 +129,8 @@ def run_experiment(
 
 
 def initial_gradients(precision: str, method: str, h: float) -> InitialGradients:
-    """Both gradients of the 2-3-1 network at its initial weights (the chain rule with ``--method chain`` is compared
-    with the forward difference)."""
+    """Both gradients of the 2-3-1 network at its initial weights: the finite difference of ``method`` (the forward
+    one when training uses the chain rule) and the chain rule in float64."""
     scheme = "central" if method == "central" else "forward"
     x, y, w = network_231(precision)
     fd = finite_difference_gradients(x, y, w, h, scheme)
