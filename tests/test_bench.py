@@ -12,12 +12,21 @@ import numpy as np
 import pytest
 
 from nnblocks import bench
+from nnblocks.bench.backprop import forward_difference_at, measure_backprop, sample_positions
+from nnblocks.bench.command import add_arguments, resolve_defaults
+from nnblocks.bench.data import load_data, prepare_data, synthetic_mnist
+from nnblocks.bench.gemm import gemm_bound, gemm_shapes
+from nnblocks.bench.machine import available_systems
+from nnblocks.bench.numpy_mlp import NumpyMLP
+from nnblocks.bench.speed import ratios, summarise
+from nnblocks.bench.worker import start_worker
+from nnblocks.bench.workload import CLASSES, IN_FEATURES, REQUIRES
 
 
 def _rng_batch(n: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
-    x = rng.random((n, bench.IN_FEATURES), dtype=np.float32)
-    y = rng.integers(0, bench.CLASSES, size=n).astype(np.int64)
+    x = rng.random((n, IN_FEATURES), dtype=np.float32)
+    y = rng.integers(0, CLASSES, size=n).astype(np.int64)
     return x, y
 
 
@@ -59,15 +68,15 @@ def test_quick_run_with_pytorch(tmp_path):
 
 
 def test_missing_library_is_skipped_with_a_note(monkeypatch):
-    monkeypatch.setitem(bench.REQUIRES, "sklearn", "no_such_module_for_nnblocks_bench")
-    systems, notes = bench.available_systems(["nnblocks", "sklearn", "gemm"])
+    monkeypatch.setitem(REQUIRES, "sklearn", "no_such_module_for_nnblocks_bench")
+    systems, notes = available_systems(["nnblocks", "sklearn", "gemm"])
     assert systems == ["nnblocks", "gemm"]
     assert notes == ["scikit-learn skipped: the 'no_such_module_for_nnblocks_bench' package is not installed"]
 
 
 def test_failed_worker_is_reported_not_hidden(tmp_path):
-    args = bench.resolve_defaults(bench_args(["--quick"]))
-    result = bench.start_worker("nnblocks", 32, args, tmp_path / "no-data-here", seed=0)
+    args = resolve_defaults(bench_args(["--quick"]))
+    result = start_worker("nnblocks", 32, args, tmp_path / "no-data-here", seed=0)
     assert "error" in result and "exited with code" in result["error"]
 
 
@@ -75,7 +84,7 @@ def bench_args(argv):
     import argparse
 
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -85,11 +94,8 @@ def test_numpy_mlp_step_equals_engine_step():
     from nnblocks import nn, optim
 
     x, y = _rng_batch()
-    ref = bench.NumpyMLP(seed=3)
-    model = nn.Sequential(nn.Linear(784, 1000), nn.ReLU(), nn.Linear(1000, 10))
-    for layer, w, b in ((model[0], ref.w1, ref.b1), (model[2], ref.w2, ref.b2)):
-        layer.weight.data[...] = w.T
-        layer.bias.data[...] = b
+    ref = NumpyMLP(seed=3)
+    model = nn.MLP.from_chapter_weights([ref.w1, ref.b1, ref.w2, ref.b2], activation="relu")  # copies, transposed
     optimizer = optim.SGD(model.parameters(), lr=0.5)  # a large step, so a wrong gradient cannot hide
     loss = nn.CrossEntropyLoss()(model(nb.Tensor(x)), nb.Tensor(y))
     loss.backward()
@@ -106,7 +112,7 @@ def test_numpy_mlp_step_equals_engine_step():
 def test_numpy_mlp_step_equals_torch_step():
     torch = pytest.importorskip("torch")
     x, y = _rng_batch(seed=1)
-    ref = bench.NumpyMLP(seed=4)
+    ref = NumpyMLP(seed=4)
     w1, b1, w2, b2 = (torch.tensor(a.copy(), requires_grad=True) for a in (ref.w1, ref.b1, ref.w2, ref.b2))
     logits = torch.relu(torch.from_numpy(x) @ w1 + b1) @ w2 + b2
     loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y))
@@ -119,14 +125,14 @@ def test_numpy_mlp_step_equals_torch_step():
 
 
 def test_numpy_mlp_init_matches_linear_bounds():
-    ref = bench.NumpyMLP(seed=0)
+    ref = NumpyMLP(seed=0)
     assert np.abs(ref.w1).max() <= 1 / np.sqrt(784) and np.abs(ref.w1).max() > 0.9 / np.sqrt(784)
     assert np.abs(ref.w2).max() <= 1 / np.sqrt(1000) and np.abs(ref.b2).max() <= 1 / np.sqrt(1000)
 
 
 def test_gemm_shapes_are_the_five_products_of_a_step():
     outputs, flops = [], 0
-    for _, sa, sb, ta, tb in bench.gemm_shapes(32):
+    for _, sa, sb, ta, tb in gemm_shapes(32):
         rows, inner = (sa[1], sa[0]) if ta else sa
         inner_b, cols = (sb[1], sb[0]) if tb else sb
         assert inner == inner_b
@@ -135,20 +141,20 @@ def test_gemm_shapes_are_the_five_products_of_a_step():
     assert outputs == [(32, 1000), (32, 10), (10, 1000), (32, 1000), (1000, 784)]
     # Forward 784*1000 + 1000*10 multiply-adds per sample, backward twice the second layer's and once the first's.
     assert flops == 2 * 32 * (2 * 784 * 1000 + 3 * 1000 * 10)
-    result = bench.gemm_bound(8, seconds=0.01)
+    result = gemm_bound(8, seconds=0.01)
     assert result["repeats"] >= 3 and result["samples_per_s"] == pytest.approx(8 / result["step_seconds"])
 
 
 def test_synthetic_mnist_is_seeded_uint8_with_class_structure():
-    x, y = bench.synthetic_mnist(2000, seed=5)
-    x2, y2 = bench.synthetic_mnist(2000, seed=5)
+    x, y = synthetic_mnist(2000, seed=5)
+    x2, y2 = synthetic_mnist(2000, seed=5)
     assert x.shape == (2000, 784) and x.dtype == np.uint8 and y.dtype == np.int64
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(y, y2)
     assert set(np.unique(y)) == set(range(10))
-    assert not np.array_equal(bench.synthetic_mnist(50, seed=6)[0], x[:50])
+    assert not np.array_equal(synthetic_mnist(50, seed=6)[0], x[:50])
     # Classes are learnable but not trivially separable: nearest class mean is right well above chance, not always.
-    test_x, test_y = bench.synthetic_mnist(1000, seed=7)
+    test_x, test_y = synthetic_mnist(1000, seed=7)
     means = np.stack([x[y == c].mean(axis=0) for c in range(10)])
     nearest = np.argmin(((test_x[:, None, :].astype(np.float32) - means) ** 2).sum(axis=2), axis=1)
     assert 0.4 < np.mean(nearest == test_y) < 0.995
@@ -158,13 +164,13 @@ def test_sampled_forward_differences_are_the_chapters():
     from nnblocks.fundamentals import finite_difference_gradients, network_231
 
     x, y, w = network_231("float32")
-    positions = bench.sample_positions(w, 1000, seed=0)
+    positions = sample_positions(w, 1000, seed=0)
     assert len(positions) == 13 and positions[0] == (0, (0, 0)) and positions[-1] == (3, (0,))
-    derivatives, seconds = bench.forward_difference_at(x, y, w, positions)
+    derivatives, seconds = forward_difference_at(x, y, w, positions)
     expected = np.concatenate([g.ravel() for g in finite_difference_gradients(x, y, w, scheme="forward")])
     np.testing.assert_allclose(derivatives, expected, rtol=1e-6)
     assert seconds > 0
-    few = bench.sample_positions(w, 5, seed=1)
+    few = sample_positions(w, 5, seed=1)
     assert len(set(few)) == 5 and few == sorted(few)
 
 
@@ -172,7 +178,7 @@ def test_backprop_measurement_agrees_with_finite_differences():
     from nnblocks.fundamentals import network_231
 
     x, y, w = network_231("float32")
-    row = bench.measure_backprop("2-3-1", x, y, w, fd_sample=13, seconds=0.01, seed=0)
+    row = measure_backprop("2-3-1", x, y, w, fd_sample=13, seconds=0.01, seed=0)
     assert row["weights"] == 13 and not row["fd_extrapolated"]
     assert row["max_abs_fd_minus_backprop"] < 2e-3  # float32, h = 1e-4: forward differences carry ~1e-3 error
     assert row["fd_seconds"] > 0 and row["backprop_seconds"] > 0
@@ -194,11 +200,11 @@ def test_summary_takes_medians_and_ratios_divide_nnblocks_by_the_other():
             {"system": "numpy", "samples_per_s": [20.0, 40.0], "test_accuracy": 0.7, "epoch_loss": [2.0],
              "peak_rss_mib": 7.0, "effective_batch": 32},
             {"error": "worker exited with code 1"}]
-    s = bench.summarise(runs)
+    s = summarise(runs)
     assert s["samples_per_s"] == 25.0 and s["min_samples_per_s"] == 10.0 and s["max_samples_per_s"] == 40.0
     assert s["test_accuracy"] == pytest.approx(0.6) and s["peak_rss_mib"] == 7.0
     assert s["errors"] == ["worker exited with code 1"]
-    assert bench.ratios({"nnblocks": {"samples_per_s": 50.0}, "numpy": s, "gemm": {}}) == {"nnblocks/numpy": 2.0}
+    assert ratios({"nnblocks": {"samples_per_s": 50.0}, "numpy": s, "gemm": {}}) == {"nnblocks/numpy": 2.0}
 
 
 def test_cli_registers_bench():
@@ -207,7 +213,7 @@ def test_cli_registers_bench():
     args = cli.build_parser().parse_args(["bench", "--quick", "--batch-sizes", "64"])
     assert args.func is not None and args.batch_sizes == [64] and args.quick
     with pytest.raises(SystemExit):
-        bench.resolve_defaults(bench_args(["--epochs", "0"]))
+        resolve_defaults(bench_args(["--epochs", "0"]))
 
 
 def _write_idx(path, array: np.ndarray) -> None:
@@ -223,24 +229,24 @@ def test_data_dir_reads_mnist_idx_files(tmp_path):
     for prefix, n in (("train", 120), ("t10k", 40)):
         _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
-    args = bench.resolve_defaults(bench_args(["--quick", "--data-dir", str(tmp_path), "--samples", "100"]))
+    args = resolve_defaults(bench_args(["--quick", "--data-dir", str(tmp_path), "--samples", "100"]))
     folder = tmp_path / "prepared"
     folder.mkdir()
-    info = bench.prepare_data(args, folder)
+    info = prepare_data(args, folder)
     assert info["train"] == 100 and info["test"] == 40 and info["source"].startswith("MNIST from")
-    train_x, train_y, test_x, test_y = bench.load_data(folder)
+    train_x, train_y, test_x, test_y = load_data(folder)
     assert train_x.shape == (100, 784) and train_x.dtype == np.float32 and 0 <= train_x.min() <= train_x.max() <= 1
     assert test_y.dtype == np.int64 and test_y.shape == (40,)
     args.samples = 500
     with pytest.raises(SystemExit, match="holds only 120"):
-        bench.prepare_data(args, folder)
+        prepare_data(args, folder)
 
 
 def test_worker_peak_rss_is_its_own_not_the_parents(tmp_path):
     """ru_maxrss survives exec on Linux: a worker must not report the parent's peak memory as its own."""
-    args = bench.resolve_defaults(bench_args(["--quick", "--samples", "100", "--test-samples", "10"]))
-    bench.prepare_data(args, tmp_path)
+    args = resolve_defaults(bench_args(["--quick", "--samples", "100", "--test-samples", "10"]))
+    prepare_data(args, tmp_path)
     ballast = np.ones(400 * 2**20 // 8)  # the parent now peaks above 400 MiB
-    result = bench.start_worker("gemm", 32, args, tmp_path, seed=0)
+    result = start_worker("gemm", 32, args, tmp_path, seed=0)
     del ballast
     assert "error" not in result and 0 < result["peak_rss_mib"] < 300

@@ -1,4 +1,5 @@
-"""Tests for nnblocks.experiments.chapter1 (the chapter's two experiments with gradient checks) and viz.curves."""
+"""Tests for nnblocks.experiments.chapter1 (the chapter's two experiments, finite differences compared with the chain
+rule at every step) and viz.curves."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,10 +32,10 @@ def test_network_experiment_faithful_numbers(faithful):
 
 def test_network_finite_differences_agree_with_chain_rule_every_step(faithful):
     net = faithful.network
-    assert len(net.checks) == 100 and not net.findings
+    assert len(net.comparisons) == 100 and not net.findings
     worst, epoch = net.max_relative_difference
     assert 1e-5 < worst < 1e-2  # not exact (forward difference, float32 nudges) but well within 1 %
-    assert net.checks[0].max_relative_difference < 1e-3
+    assert net.comparisons[0].max_relative_difference < 1e-3
 
 
 def test_learning_rate_study_faithful(faithful):

@@ -19,7 +19,8 @@ from nnblocks.experiments import chapter3
 from nnblocks.experiments.base import MLP, RAW, Opt, Penalty, Study, Variant
 from nnblocks.experiments.chapter2 import ToySum, build_model
 from nnblocks.experiments.data import load_data
-from nnblocks.experiments.runner import PenalizedLoss, run_study
+from nnblocks.experiments.runner import PenalizedLoss
+from nnblocks.experiments.suite import run_study
 from nnblocks.optim import SGD
 from nnblocks.tensor import Tensor
 from nnblocks.train import LRSchedulerCallback, current_lr

@@ -1,17 +1,17 @@
 """``nnblocks bench``: nnblocks against PyTorch, a hand-written NumPy MLP and scikit-learn, side by side.
 
 The flags are declared by ``nnblocks.bench.add_arguments`` (so ``python -m nnblocks.bench`` takes the same ones);
-that module imports only the standard library until it runs.
+``nnblocks.bench`` imports only the standard library until it runs.
 """
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from nnblocks import bench
+
 
 def register(subparsers: Any) -> None:
-    from nnblocks import bench
-
     parser = subparsers.add_parser(
         "bench",
         help="benchmark training speed against PyTorch, NumPy and scikit-learn (or FD vs backprop with --backprop)",
@@ -24,6 +24,4 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnblocks import bench
-
     return bench.run(args)

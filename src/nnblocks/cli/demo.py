@@ -6,6 +6,7 @@ finite-difference gradients against the chain rule at every step, prints a short
 from __future__ import annotations
 
 import argparse
+import sys
 
 from nnblocks.cli.argtypes import positive_float as _positive_float
 
@@ -48,8 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from nnblocks.experiments.chapter1 import format_report, run_demo, save_figures
 
     precision = "float64" if args.float64 else args.precision

@@ -17,6 +17,7 @@ from typing import Any
 
 from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
 from nnblocks.cli.argtypes import positive_int as _positive_int
+from nnblocks.errors import DataError, InvalidValueError
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
                               description=__doc__.split("\n\n")[0])
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="list the experiments")
-    listing.set_defaults(func=run_list)
+    listing.set_defaults(func=list_experiments)
     r = actions.add_parser("run", help="run one experiment (or 'all') and write its report")
     r.add_argument("name", metavar="NAME", help="an experiment name from `nnblocks experiment list`, or 'all'")
     r.add_argument("--dataset", choices=("fashion-mnist", "mnist", "digits"), default="fashion-mnist",
@@ -37,39 +38,40 @@ def register(subparsers: Any) -> None:
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights, shuffling and subsets")
     r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
     r.add_argument("--quiet", action="store_true", help="print only the final table")
-    r.set_defaults(func=run_command)
+    r.set_defaults(func=run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def run_list(args: argparse.Namespace) -> int:
-    from nnblocks.experiments import experiments
+def list_experiments(args: argparse.Namespace) -> int:
+    """``nnblocks experiment list``."""
+    from nnblocks import experiments
 
-    width = max(len(e.name) for e in experiments())
-    for e in experiments():
+    width = max(len(e.name) for e in experiments.experiments())
+    for e in experiments.experiments():
         print(f"{e.name.ljust(width)}  ch.{e.chapter}  {e.epochs:>3} epochs  {e.title}")
     return 0
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from nnblocks.errors import DataError, InvalidValueError
-    from nnblocks.experiments import RunConfig, names, run, run_all
+def run(args: argparse.Namespace) -> int:
+    """``nnblocks experiment run NAME`` (or ``all``)."""
+    from nnblocks import experiments
     from nnblocks.experiments.report import summary_text
 
-    if args.name != "all" and args.name not in names():
-        print(f"nnblocks experiment: unknown experiment {args.name!r}; known: {', '.join(names())}, or 'all'",
-              file=sys.stderr)
+    if args.name != "all" and args.name not in experiments.names():
+        print(f"nnblocks experiment: unknown experiment {args.name!r}; known: {', '.join(experiments.names())}, "
+              "or 'all'", file=sys.stderr)
         return 2
-    config = RunConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, epochs=args.epochs,
+    config = experiments.RunConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, epochs=args.epochs,
                        subset=args.subset, seed=args.seed, out=args.out,
                        log=None if args.quiet else (lambda line: print(line, flush=True)))
     try:
         if args.name == "all":
-            results, path, seconds = run_all(config)
+            results, path, seconds = experiments.run_all(config)
             print()
             print(summary_text(results, seconds))
             print(f"\nsummary written to {path}")
         else:
-            result = run(args.name, config)
+            result = experiments.run(args.name, config)
             print()
             print(summary_text([result], result.seconds))
             print(f"report: {result.out / 'report.md' if result.out else '(not written)'}")

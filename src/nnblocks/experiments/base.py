@@ -14,7 +14,6 @@ variant of a study is built from the same seed, so what differs between two curv
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -225,7 +224,8 @@ class ExperimentResult:
 
 
 class Experiment(Protocol):
-    """What the registry holds: a name, a title, a chapter, default epochs and ``run(config, data) -> result``."""
+    """An experiment with a procedure of its own (chapter 2's toy-sum): ``run(config, data)`` trains, measures and,
+    when ``config.out`` is set, writes its report. The registry holds these and ``Study`` declarations."""
 
     name: str
     title: str
@@ -240,8 +240,9 @@ class Experiment(Protocol):
 class Study:
     """A chapter-3 study: variants trained from the same seed on the same data, compared on one figure.
 
-    ``pictures`` adds ``"weights"`` (per-layer weight histograms of every variant) and/or ``"activations"``
-    (hidden-layer outputs on validation samples).
+    A declaration only: ``runner.train_study`` trains it, ``report.write_study_outputs`` writes it down, and
+    ``nnblocks.experiments.run_study`` does both. ``pictures`` adds ``"weights"`` (per-layer weight histograms of
+    every variant) and/or ``"activations"`` (hidden-layer outputs on validation samples).
     """
 
     name: str
@@ -252,12 +253,3 @@ class Study:
     notice: tuple[str, ...]
     pictures: tuple[str, ...] = ()
     chapter: int = 3
-
-    def run(self, config: RunConfig, data: Any = None) -> ExperimentResult:
-        from nnblocks.experiments.runner import run_study
-
-        return run_study(self, config, data)
-
-
-def finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

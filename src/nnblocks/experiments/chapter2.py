@@ -23,9 +23,11 @@ import numpy as np
 from nnblocks import nn, no_grad, optim, random as nb_random
 from nnblocks.data import DataLoader, TensorDataset, chapter2_sum
 from nnblocks.experiments.base import ExperimentResult, RunConfig, VariantResult
-from nnblocks.experiments.registry import register
+from nnblocks.experiments.figures import study_figure
+from nnblocks.experiments.report import epoch_rows, fmt, markdown_table
 from nnblocks.tensor import Tensor
 from nnblocks.train import Callback, fit, load_checkpoint, save_checkpoint
+from nnblocks.viz.figures import save_figure
 
 NEW_INPUT = np.array([[10.0, 11.0]], dtype=np.float32)
 
@@ -173,18 +175,14 @@ class ToySum:
 
 
 def _matrix(a: np.ndarray, row_names: list[str], col_prefix: str) -> str:
-    from nnblocks.experiments.report import markdown_table
-
     header = [""] + [f"{col_prefix}{j}" for j in range(a.shape[1])]
     return markdown_table(header, [[r] + [f"{v:.4f}" for v in row] for r, row in zip(row_names, a)])
 
 
 def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     """``loss.png`` (both runs), ``report.md``; the checkpoint ``toy-sum.npz`` is already there."""
-    from nnblocks.experiments.report import _figure, _save, epoch_rows, fmt, markdown_table
-
     out.mkdir(parents=True, exist_ok=True)
-    fig = _figure((6.5, 4.2))
+    fig = study_figure((6.5, 4.2))
     ax = fig.add_subplot()
     for v, color in zip(result.variants, ("#1f77b4", "#d62728")):
         ax.plot(v.history["epoch"], v.history["loss"], marker="o", markersize=3, color=color, label=v.name)
@@ -194,7 +192,7 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     ax.legend()
     ax.grid(alpha=0.3)
     ax.set_title("toy-sum: loss per epoch", fontsize=10)
-    figure = _save(fig, out / "loss.png")
+    figure = save_figure(fig, out / "loss.png")
 
     x, y = chapter2_sum()
     e = result.extra
@@ -242,4 +240,4 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     return result.files
 
 
-TOY_SUM = register(ToySum())
+TOY_SUM = ToySum()

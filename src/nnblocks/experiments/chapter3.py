@@ -1,13 +1,12 @@
 """Chapter 3's studies of the base network (784 -> 1000 -> ReLU -> 10, cross-entropy, batch 32, Fashion-MNIST).
 
-Each study below is a declaration: what varies, the defaults, what to notice. ``runner.run_study`` trains the
+Each study below is a declaration: what varies, the defaults, what to notice. ``runner.train_study`` trains the
 variants from the same seed with ``nnblocks.train.fit`` and ``report`` writes them down. On ``--dataset digits``
 the input size adapts (64) and "scaled" means /16, the digits' largest pixel.
 """
 from __future__ import annotations
 
 from nnblocks.experiments.base import MLP, RAW, SCALED, TINY, Opt, Penalty, Plateau, Study, Variant
-from nnblocks.experiments.registry import register
 
 # L2 as a penalty adds lambda * ||w||^2 to the loss, whose gradient is 2 * lambda * w; decoupled weight decay
 # subtracts lr * wd * w from the weights directly. wd = 2 * lambda makes the two the very same update under plain
@@ -164,5 +163,3 @@ REGULARIZATION = Study(
 )
 
 STUDIES = (SCALING, BATCH_SIZE, OPTIMIZER, LEARNING_RATE, LR_ANNEALING, DEPTH, BATCHNORM, DROPOUT, REGULARIZATION)
-for _study in STUDIES:
-    register(_study)

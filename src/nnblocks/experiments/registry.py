@@ -1,36 +1,30 @@
-"""The registry of named experiments: ``register(exp)``, ``get(name)``, ``names()``.
+"""The registry of named experiments: ``get(name)``, ``names()``, ``experiments()``, and ``register(exp)`` for one
+of your own.
 
-Chapter modules register their experiments when imported; ``_load()`` imports them on first use, so importing
-``nnblocks.experiments`` stays cheap (and chapter 1's module, which has its own command, is not touched).
+It starts with chapter 2's ``toy-sum`` and chapter 3's studies. The chapter modules only declare their experiments
+and know nothing of this registry (chapter 1's experiments have their own command, ``nnblocks demo``).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from nnblocks.errors import InvalidValueError
+from nnblocks.experiments import chapter2, chapter3
 
-CHAPTER_MODULES = ("nnblocks.experiments.chapter2", "nnblocks.experiments.chapter3")
-
-_REGISTRY: dict[str, Any] = {}
+_REGISTRY: dict[str, Any] = {e.name: e for e in (chapter2.TOY_SUM, *chapter3.STUDIES)}
 
 
 def register(experiment: Any) -> Any:
-    """Add an experiment (anything with ``name``, ``title``, ``chapter``, ``epochs`` and ``run``); returns it."""
+    """Add an experiment (a ``Study``, or anything with ``name``, ``title``, ``chapter``, ``epochs`` and
+    ``run(config, data)``); returns it."""
     if experiment.name in _REGISTRY and _REGISTRY[experiment.name] is not experiment:
         raise InvalidValueError(f"an experiment named {experiment.name!r} is already registered")
     _REGISTRY[experiment.name] = experiment
     return experiment
 
 
-def _load() -> None:
-    for module in CHAPTER_MODULES:
-        importlib.import_module(module)
-
-
 def experiments() -> list[Any]:
     """Every registered experiment, in chapter order then registration order."""
-    _load()
     return sorted(_REGISTRY.values(), key=lambda e: e.chapter)
 
 
@@ -40,7 +34,6 @@ def names() -> list[str]:
 
 def get(name: str) -> Any:
     """The experiment called ``name``; unknown names raise ``InvalidValueError`` listing the known ones."""
-    _load()
     if name not in _REGISTRY:
         raise InvalidValueError(f"unknown experiment {name!r}; known: {', '.join(names())} (or 'all')")
     return _REGISTRY[name]

@@ -1,5 +1,5 @@
-"""Running a study: train each variant with ``nnblocks.train.fit`` from the same seed, keep going when one diverges,
-then write the report and the figures.
+"""How a study runs: train each variant with ``nnblocks.train.fit`` from the same seed, keep going when one diverges,
+and measure what the report will say (writing it down is ``report``'s part).
 
 Done the careful way:
 
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nnblocks import nn, random as nb_random
+from nnblocks import nn, no_grad, random as nb_random
 from nnblocks.data import DataLoader, TensorDataset
 from nnblocks.experiments.base import ExperimentResult, RunConfig, Study, Variant, VariantResult
-from nnblocks.experiments.data import ExperimentData, load_data
+from nnblocks.experiments.data import ExperimentData
+from nnblocks.tensor import Tensor
 from nnblocks.train import Callback, History, LRSchedulerCallback, TrainingDiverged, evaluate, fit
 
 VAL_BATCH = 1000  # evaluation batch size: only memory depends on it (eval mode makes samples independent)
@@ -159,9 +159,6 @@ def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: R
 def batch_statistics_accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     """Accuracy on ``(X, y)`` with batch norm using this batch's own statistics (train mode, one batch) - what a
     validation without ``model.eval()`` reports. The model's state (running statistics) is restored afterwards."""
-    from nnblocks import no_grad
-    from nnblocks.tensor import Tensor
-
     state, was_training = model.state_dict(), model.training
     try:
         model.train()
@@ -207,10 +204,8 @@ def measured_notes(result: ExperimentResult, data: ExperimentData, study: Study)
     return notes
 
 
-def run_study(study: Study, config: RunConfig, data: ExperimentData | None = None) -> ExperimentResult:
-    """Train every variant of ``study`` and write its report and figures to ``config.out`` (if set)."""
-    if data is None:
-        data = load_data(config.dataset, config.data_dir, config.download, config.subset, config.seed)
+def train_study(study: Study, config: RunConfig, data: ExperimentData) -> ExperimentResult:
+    """Train every variant of ``study`` from ``config.seed`` on ``data`` and measure what its report will say."""
     epochs = config.epochs if config.epochs is not None else study.epochs
     config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed})")
     started = time.perf_counter()
@@ -218,14 +213,7 @@ def run_study(study: Study, config: RunConfig, data: ExperimentData | None = Non
     variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache) for v in study.variants]
     result = ExperimentResult(study.name, study.title, study.description, data.describe(), epochs, config.seed,
                               variants, time.perf_counter() - started, notice=study.notice)
-    result.extra["data"] = data
     result.extra["pictures"] = study.pictures
     result.extra["inputs"] = {v.name: v.inputs for v in study.variants}
     result.notes = measured_notes(result, data, study)
-    if config.out is not None:
-        from nnblocks.experiments.report import write_study_outputs
-
-        out = Path(config.out)
-        write_study_outputs(result, out, data)
-        config.say(f"{study.name}: report written to {out / 'report.md'}")
     return result

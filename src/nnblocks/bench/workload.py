@@ -1,0 +1,17 @@
+"""What ``nnblocks bench`` measures: the chapter-3 network, its optimiser, and the systems that train it.
+
+Standard library only: the command line reads these names before anything heavy is imported.
+"""
+from __future__ import annotations
+
+# The chapter-3 network, 784 -> 1000 -> ReLU -> 10, trained with plain SGD (no momentum) at this learning rate.
+IN_FEATURES, HIDDEN, CLASSES = 784, 1000, 10
+LR = 0.01
+
+SYSTEMS = ("nnblocks", "pytorch", "numpy", "sklearn", "gemm")
+# The Python module each optional system needs; a system whose module is missing is skipped with a note.
+REQUIRES = {"pytorch": "torch", "sklearn": "sklearn"}
+LABELS = {"nnblocks": "nnblocks", "pytorch": "PyTorch", "numpy": "NumPy MLP", "sklearn": "scikit-learn",
+          "gemm": "GEMM bound"}
+WORKLOAD = (f"MLP {IN_FEATURES}-{HIDDEN}-ReLU-{CLASSES}, softmax cross-entropy, SGD lr {LR} (no momentum), float32, "
+            "inputs /255, shuffled each epoch")
