@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nnblocks import tensor as _tensor
+from nnblocks.autograd import is_grad_enabled
 from nnblocks.errors import InvalidValueError, NNBlocksError, ShapeError  # noqa: F401 - re-exported
 from nnblocks.tensor import Tensor
 
@@ -43,7 +43,7 @@ class Function:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None
         result = Tensor(out)
-        if _tensor._GRAD_ENABLED and any(t._requires_grad for t in tensors):
+        if is_grad_enabled() and any(t._requires_grad for t in tensors):
             fn.parents = tensors
             fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
             result._requires_grad = True

@@ -16,8 +16,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nnblocks.autograd import backpropagate, topological_order
 from nnblocks.errors import BackwardError
-from nnblocks.tensor import Tensor, backpropagate, topological_order
+from nnblocks.tensor import Tensor
 from nnblocks.viz.figures import new_figure, save_figure
 
 BIG_GRAPH = 60  # nodes above which labels shrink to one word and the figure stops growing
