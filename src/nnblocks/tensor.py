@@ -27,7 +27,7 @@ from nnblocks.autograd import (  # noqa: F401 - also importable from here, where
     no_grad,
     topological_order,
 )
-from nnblocks.errors import BackwardError, DTypeError
+from nnblocks.errors import BackwardError, DTypeError, ShapeError
 from nnblocks.random import get_generator
 
 # ---- the default float dtype ---------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -191,11 +191,9 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def astype(self, dtype: Any) -> "Tensor":
-        """A copy converted to ``dtype``; the gradient flows back (converted to this tensor's dtype)."""
+    def to(self, dtype: Any) -> "Tensor":
+        """``astype(dtype)``, PyTorch's spelling."""
         return ops.astype(self, dtype)
-
-    to = astype
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
@@ -330,87 +328,12 @@ class Tensor:
         return Tensor(np.expand_dims(out, dim) if keepdim and dim is not None else out)
 
     # ---- methods that are ops ---------------------------------------------------------------------------------------
-    def matmul(self, other: Any) -> "Tensor":
-        return ops.matmul(self, other)
-
-    def pow(self, exponent: Any) -> "Tensor":
-        return ops.pow(self, exponent)
-
-    def exp(self) -> "Tensor":
-        return ops.exp(self)
-
-    def log(self) -> "Tensor":
-        return ops.log(self)
-
-    def sqrt(self) -> "Tensor":
-        return ops.sqrt(self)
-
-    def abs(self) -> "Tensor":
-        return ops.abs(self)
-
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return ops.mean(self, dim, keepdim)
-
-    def max(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """The largest values over ``dim`` (all elements by default). Unlike ``torch.max(x, dim)``, which also
-        returns the indices, this returns the values only, like ``torch.amax``; use ``argmax`` for the indices."""
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """The smallest values over ``dim``; values only, like ``torch.amin`` (see ``max``)."""
-        return ops.min(self, dim, keepdim)
-
-    amax, amin = max, min
-
-    def reshape(self, *shape: Any) -> "Tensor":
-        return ops.reshape(self, *shape)
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        return ops.flatten(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        return ops.unsqueeze(self, dim)
-
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        return ops.squeeze(self, dim)
-
-    def transpose(self, dim0: int = 0, dim1: int = 1) -> "Tensor":
-        return ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims: Any) -> "Tensor":
-        return ops.permute(self, *dims)
-
+    # t.sum(), t.sigmoid(), t.reshape(...) and every other op method are put on this class by nnblocks.ops.register,
+    # one per registered op (nnblocks.ops.registered() lists them), with the signature of its functional form.
     @property
     def T(self) -> "Tensor":
+        """The axes reversed (the transpose of a matrix)."""
         return ops.permute(self, *reversed(range(self.ndim)))
-
-    def clip(self, min: Any = None, max: Any = None) -> "Tensor":
-        return ops.clip(self, min, max)
-
-    clamp = clip
-
-    def relu(self) -> "Tensor":
-        return ops.relu(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
-        return ops.leaky_relu(self, negative_slope)
-
-    def sigmoid(self) -> "Tensor":
-        return ops.sigmoid(self)
-
-    def tanh(self) -> "Tensor":
-        return ops.tanh(self)
-
-    def softmax(self, dim: int = -1) -> "Tensor":
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim: int = -1) -> "Tensor":
-        return ops.log_softmax(self, dim)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
