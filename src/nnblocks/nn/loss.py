@@ -10,15 +10,14 @@ import numpy as np
 
 from nnblocks import ops
 from nnblocks.nn.module import Module
-from nnblocks.ops.loss import REDUCTIONS
+from nnblocks.ops.loss import check_reduction
 from nnblocks.tensor import Tensor
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        check_reduction(type(self).__name__, reduction)  # at construction, not at the first batch
         self.reduction = reduction
 
     def extra_repr(self) -> str:
