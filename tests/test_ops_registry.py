@@ -178,6 +178,10 @@ def test_options_by_position_or_by_name_as_pytorch_takes_them():
     np.testing.assert_array_equal(x.sum(1, True).data, [[1.0], [-1.0]])
     np.testing.assert_array_equal(x.clamp(-1.5, 2.5).data, [[-1.0, 2.0], [2.5, -1.5]])
     np.testing.assert_array_equal(ops.mse_loss(x, nb.zeros(2, 2, dtype=np.float64), "sum").data, 30.0)
+    zeros = nb.zeros(2, 2, dtype=np.float64)
+    np.testing.assert_array_equal(F.mse_loss(input=x, target=zeros, reduction="sum").data, 30.0)  # PyTorch's names
+    np.testing.assert_allclose(F.cross_entropy(input=x, target=nb.tensor([1, 0])).data,
+                               np.log(1 + np.exp(-3.0)) / 2 + np.log(1 + np.exp(-7.0)) / 2, rtol=1e-14)
     with pytest.raises(InvalidArgumentError, match=r"sum\(\): too many positional arguments"):
         ops.sum(x, 0, True, 5)
     with pytest.raises(InvalidArgumentError, match=r"pow\(\): missing a required argument: 'b'"):

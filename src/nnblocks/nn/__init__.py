@@ -6,14 +6,23 @@ The activation modules (``nn.ReLU``, ``nn.Sigmoid``, ``nn.LeakyReLU``...) are ma
 from typing import Any
 
 from nnblocks.nn import functional, init
-from nnblocks.nn.layers import Activation, BatchNorm1d, Dropout, Flatten, Identity, Linear, Sequential, activation_modules
+from nnblocks.nn.layers import (
+    Activation,
+    BatchNorm1d,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    Sequential,
+    activation_modules,
+)
 from nnblocks.nn.mlp import MLP, load_chapter_weights
 from nnblocks.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from nnblocks.nn.module import Module, Parameter
 
 
 def __getattr__(name: str) -> Any:
-    """``nn.ReLU``, ``nn.Softmax``...: looked up among the registered activations, so one registered later is here too."""
+    """``nn.ReLU``, ``nn.Softmax``...: looked up among the registered activations (one registered later is here too)."""
     modules = activation_modules()
     if name in modules:
         return modules[name]

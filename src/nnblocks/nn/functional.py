@@ -9,16 +9,16 @@ import numpy as np
 from nnblocks.errors import InvalidValueError, ShapeError
 from nnblocks.ops import linear  # noqa: F401 - re-exported
 from nnblocks.ops.norm import BatchNorm
-from nnblocks.ops.registry import registered
+from nnblocks.ops.registry import lookup, registered
 from nnblocks.random import SeedLike, get_generator
 from nnblocks.tensor import Tensor
 
 
 def __getattr__(name: str) -> Any:
     """``F.relu``, ``F.mse_loss``...: looked up in the registry, so an activation registered later is here too."""
-    for entry in registered():
-        if entry.kind in ("activation", "loss") and name in entry.names:
-            return entry.function
+    entry = lookup(name)
+    if entry is not None and entry.kind in ("activation", "loss"):
+        return entry.function
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,4 +1,5 @@
-"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules.
+"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules (``Activation``,
+one subclass per activation registered in ``nnblocks.ops``).
 
 Shapes and defaults are PyTorch's: ``Linear.weight`` is (out_features, in_features), initialised uniformly in
 +-1/sqrt(in_features) (PyTorch's default), inputs are (batch, features).
@@ -193,7 +194,7 @@ class Activation(Module):
         return ", ".join(f"{name}={getattr(self, name)}" for name in self.options.parameters)
 
 
-_ACTIVATION_CLASSES: dict[type, type[Activation]] = {}  # op class -> its module class, made once
+_ACTIVATION_CLASSES: dict[type, type[Activation]] = {}  # op class -> its module class, made once (isinstance works)
 
 
 def activation_modules() -> dict[str, type[Activation]]:

@@ -9,5 +9,5 @@ Compositions of other ops (``flatten``, ``unsqueeze``, ``squeeze``, ``transpose`
 and carry no backward code of their own: their gradient comes from the primitives they are made of.
 """
 from nnblocks.ops.base import KINDS, Function, as_tensor, unbroadcast
-from nnblocks.ops.registry import Registered, register, registered, unregister
+from nnblocks.ops.registry import Registered, lookup, register, registered, unregister
 from nnblocks.ops import activation, arithmetic, loss, norm, reduce, shape  # noqa: F401 - importing registers the ops

@@ -6,7 +6,8 @@ for confident wrong predictions, sigmoid followed by BCE loses precision for lar
 
 ``reduction``: 'mean' averages over elements (over samples for cross-entropy), 'sum' adds them, 'none' keeps one
 loss per element. The gradient follows: for 'mean' every element's gradient is divided by the count n, which each
-forward saves as ``self.n``.
+forward saves as ``self.n``. Each forward takes PyTorch's argument names (``input``, ``target``), which become those
+of the functional form (``nnblocks.ops.mse_loss(input, target)``).
 """
 from __future__ import annotations
 
@@ -69,10 +70,10 @@ class MSE(Loss):
     formula = "{z} = MSE({a}, {b})"
     derivatives = ("2({a}-{b}){op.per}",)
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
         check_reduction("mse_loss", reduction)
-        _check_pair("mse_loss", p, y)
-        self.diff, self.reduction, self.n = p - y, reduction, p.size
+        _check_pair("mse_loss", input, target)
+        self.diff, self.reduction, self.n = input - target, reduction, input.size
         return _reduce(self.diff * self.diff, reduction)
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -87,10 +88,10 @@ class L1(Loss):
     formula = "{z} = L1({a}, {b})"
     derivatives = ("sign({a}-{b}){op.per}",)
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
         check_reduction("l1_loss", reduction)
-        _check_pair("l1_loss", p, y)
-        diff = p - y
+        _check_pair("l1_loss", input, target)
+        diff = input - target
         self.sign, self.reduction, self.n = np.sign(diff), reduction, diff.size
         return _reduce(np.abs(diff), reduction)
 
@@ -107,7 +108,8 @@ class BCE(Loss):
     formula = "{z} = BCE({a}, {b})"
     derivatives = ("({a}-{b})/({a}(1-{a})){op.per}",)
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        p, y = input, target
         check_reduction("binary_cross_entropy", reduction)
         _check_pair("binary_cross_entropy", p, y)
         if p.size and (p.min() < 0 or p.max() > 1):
@@ -140,7 +142,8 @@ class BCEWithLogits(Loss):
     formula = "{z} = BCEWithLogits({a}, {b})"
     derivatives = ("(sigmoid({a})-{b}){op.per}",)
 
-    def forward(self, x: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        x, y = input, target
         check_reduction("binary_cross_entropy_with_logits", reduction)
         _check_pair("binary_cross_entropy_with_logits", x, y)
         self.x, self.y, self.reduction, self.n = x, y, reduction, x.size
@@ -203,7 +206,9 @@ class CrossEntropy(Loss):
     formula = "{z} = CrossEntropy({a}, {b})"
     derivatives = ("(softmax({a})-onehot({b})){op.per}",)
 
-    def forward(self, x: np.ndarray, target: np.ndarray, weight: Any = None, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, weight: Any = None,  # noqa: A002 - PyTorch's names
+                reduction: str = "mean") -> np.ndarray:
+        x = input
         check_reduction("cross_entropy", reduction)
         weight = _class_weights(weight)
         if x.ndim != 2:
@@ -257,7 +262,9 @@ class NLL(Loss):
     formula = "{z} = NLL({a}, {b})"
     derivatives = ("-onehot({b}){op.per}",)
 
-    def forward(self, x: np.ndarray, target: np.ndarray, weight: Any = None, reduction: str = "mean") -> np.ndarray:
+    def forward(self, input: np.ndarray, target: np.ndarray, weight: Any = None,  # noqa: A002 - PyTorch's names
+                reduction: str = "mean") -> np.ndarray:
+        x = input
         check_reduction("nll_loss", reduction)
         weight = _class_weights(weight)
         _check_classes("nll_loss", x, target)

@@ -47,7 +47,7 @@ class Registered:
         return (self.name, *self.aliases)
 
 
-_REGISTRY: dict[str, Registered] = {}
+_REGISTRY: dict[str, Registered] = {}  # by every name, aliases too
 
 
 def register(name: str, *aliases: str, method: bool = True) -> Callable[[Any], Any]:
@@ -69,7 +69,7 @@ def register(name: str, *aliases: str, method: bool = True) -> Callable[[Any], A
             setattr(_OPS, alias, entry.function)
             if method:
                 setattr(Tensor, alias, entry.function)
-        _REGISTRY[name] = entry
+            _REGISTRY[alias] = entry
         return target
 
     return decorate
@@ -77,8 +77,9 @@ def register(name: str, *aliases: str, method: bool = True) -> Callable[[Any], A
 
 def unregister(name: str) -> None:
     """Remove what ``register(name)`` put in place (for extensions and tests that add an op for a while)."""
-    entry = _REGISTRY.pop(name)
+    entry = _REGISTRY[name]
     for alias in entry.names:
+        del _REGISTRY[alias]
         delattr(_OPS, alias)
         if entry.method:
             delattr(Tensor, alias)
@@ -86,7 +87,12 @@ def unregister(name: str) -> None:
 
 def registered(kind: str | None = None) -> list[Registered]:
     """The registered ops in the order they were registered; with ``kind``, only the op classes of that kind."""
-    return [e for e in _REGISTRY.values() if kind is None or e.kind == kind]
+    return [e for n, e in _REGISTRY.items() if n == e.name and (kind is None or e.kind == kind)]
+
+
+def lookup(name: str) -> Registered | None:
+    """The op registered under ``name`` (or an alias), or None."""
+    return _REGISTRY.get(name)
 
 
 def _functional_form(name: str, op: type[Function]) -> Callable[..., Tensor]:
@@ -94,18 +100,23 @@ def _functional_form(name: str, op: type[Function]) -> Callable[..., Tensor]:
     position or by name, as PyTorch's functions take them (``ops.leaky_relu(x, 0.2)``, ``x.sum(0)``)."""
     params = list(inspect.signature(op.forward).parameters.values())[1:]  # without self
     inputs = [p.name for p in params if p.default is p.empty]
+    option_names = tuple(p.name for p in params if p.default is not p.empty)
     # what help() shows: forward takes arrays, the functional form tensors (or anything a Tensor can be made of)
     signature = inspect.Signature([p.replace(annotation="Tensor") if p.name in inputs else p for p in params],
                                   return_annotation="Tensor")
-    apply = op.apply
+    apply, n = op.apply, len(inputs)
 
     def function(*args: Any, **options: Any) -> Tensor:
-        if len(args) != len(inputs):  # options given by position (or tensors by name): bind them as Python would
+        extra = len(args) - n
+        if 0 < extra <= len(option_names) and options.keys().isdisjoint(option_names[:extra]):
+            options.update(zip(option_names, args[n:]))  # options by position: x.sum(0), F.softmax(x, 1)
+            args = args[:n]
+        elif extra:  # tensors by name, or too few or too many arguments: bind them as Python would, or say why not
             try:
                 bound = signature.bind(*args, **options).arguments
             except TypeError as exc:
                 raise InvalidArgumentError(f"{name}(): {exc}") from None
-            args = tuple(bound.pop(n) for n in inputs)
+            args = tuple(bound.pop(i) for i in inputs)
             options = bound
         return apply(*args, **options)
 

@@ -74,7 +74,7 @@ def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
     """Without its axes of size 1 (or only ``dim``, when it has size 1)."""
     if dim is not None:
         dim = _dim("squeeze", dim, a.ndim or 1)
-    if dim is not None and a.ndim and a.shape[dim] != 1:  # as PyTorch: squeezing a dimension of size > 1 changes nothing
+    if dim is not None and a.ndim and a.shape[dim] != 1:  # as PyTorch: squeezing an axis of size > 1 changes nothing
         return reshape(a, a.shape)
     return reshape(a, np.squeeze(a.data, axis=dim).shape)
 

@@ -8,7 +8,8 @@ by hand::
 
 i.e. ``upstream gradient x local derivative = gradient``. The value on the right is what the op's own ``backward``
 returned (so the trace is the engine, not a second implementation); the products on the left are the hand
-derivation, and they add up to it. For a parameter, a central finite difference of the loss follows, with the
+derivation, and they add up to it. Their labels (``h(1-h)``) come from the op's declaration (``formula`` and
+``derivatives``, see ``ops.Function``), their numbers from its ``local_derivatives``: the trace knows no op by name. For a parameter, a central finite difference of the loss follows, with the
 difference between the two. With a batch, every weight's gradient is a sum over the samples, and the line says so.
 
 Indices over axes of length 1 are left out: for one sample, ``h[0]`` is ``h[0, 0]``; for an output layer with one

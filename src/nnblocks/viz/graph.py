@@ -65,8 +65,9 @@ def name_nodes(order: list[Tensor], params: Mapping[str, Tensor] | None = None) 
 
     The k-th linear layer (counted from the input) computes ``z{k}`` from ``W{k}`` and ``b{k}``; activations give
     ``h{k}`` (just ``h`` when there is one); the loss is ``L``, its prediction ``y_hat`` and its target ``y``; the
-    first layer's data input is ``x``. Which op is which comes from each op's ``kind`` (see ``ops.Function``). A tensor's own ``.name`` wins over all of these; ``params`` (e.g.
-    ``dict(model.named_parameters())``) names the leaves that no layer pattern names.
+    first layer's data input is ``x``. Which op is which comes from each op's ``kind`` (see ``ops.Function``).
+    A tensor's own ``.name`` wins over all of these; ``params`` (e.g. ``dict(model.named_parameters())``) names the
+    leaves that no layer pattern names.
     """
     names: dict[int, str] = {}
     param_names = {id(t): n for n, t in (params or {}).items()}
