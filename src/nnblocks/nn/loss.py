@@ -28,28 +28,28 @@ class MSELoss(_Loss):
     """mean((input - target)^2)."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.mse_loss(input, target, self.reduction)
+        return ops.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """mean(|input - target|) (the chapter's MAE)."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.l1_loss(input, target, self.reduction)
+        return ops.l1_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities (after a sigmoid); logs clamped at -100 as PyTorch does."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.binary_cross_entropy(input, target, self.reduction)
+        return ops.binary_cross_entropy(input, target, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy in one stable step, on raw scores (logits). Prefer it to Sigmoid + BCELoss."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return ops.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
 
 
 class _WeightedLoss(_Loss):
@@ -65,11 +65,11 @@ class CrossEntropyLoss(_WeightedLoss):
     before it. ``weight`` (C,) rescales each class."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.cross_entropy(input, target, self.weight, self.reduction)
+        return ops.cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood on log-probabilities (after LogSoftmax) and class indices."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.nll_loss(input, target, self.weight, self.reduction)
+        return ops.nll_loss(input, target, weight=self.weight, reduction=self.reduction)
