@@ -148,3 +148,16 @@ def test_cli_bad_numbers_are_argparse_errors_naming_the_flag(capsys, argv, messa
     assert info.value.code == 2
     captured = capsys.readouterr()
     assert message in captured.err and "usage:" in captured.err and captured.out == ""
+
+
+def test_a_linear_layer_without_bias_states_no_bias_term():
+    from nnblocks import nn
+    from nnblocks.nn import functional as F
+
+    layer = nn.Linear(2, 1, bias=False, dtype=np.float64, seed=0)
+    x, y = Tensor(np.array([[1.0, 2.0]])), Tensor(np.array([[0.5]]))
+    trace = explain(lambda: F.mse_loss(layer(x), y), dict(layer.named_parameters()))
+    step = next(s for s in trace.steps if s.title.startswith("y_hat = linear("))
+    assert step.formula == "y_hat = x W1^T;  dy_hat[i]/dW1[i,j] = x[j],  dy_hat[i]/dx[j] = W1[i,j]"
+    w = layer.weight.data
+    np.testing.assert_allclose(trace.gradients["W1"], 2 * (x.data @ w.T - y.data) * x.data, rtol=1e-14)
