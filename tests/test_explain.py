@@ -161,3 +161,17 @@ def test_a_linear_layer_without_bias_states_no_bias_term():
     assert step.formula == "y_hat = x W1^T;  dy_hat[i]/dW1[i,j] = x[j],  dy_hat[i]/dx[j] = W1[i,j]"
     w = layer.weight.data
     np.testing.assert_allclose(trace.gradients["W1"], 2 * (x.data @ w.T - y.data) * x.data, rtol=1e-14)
+
+
+def test_a_per_sample_loss_is_pulled_back_whole_instead_of_failing():
+    """Regression: a class loss with reduction='none' once raised IndexError in the trace (its output is (N,), its
+    input (N, C), so no single element of the input has one upstream element)."""
+    from nnblocks.nn import functional as F
+
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    t = Tensor(np.array([0, 1, 3]))
+    trace = explain(lambda: F.cross_entropy(x, t, reduction="none").sum())
+    (row,) = trace.steps[1].rows
+    assert row.expression == "dL/dcrossentropy1 pulled back through CrossEntropy"
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(row.value, p - np.eye(4)[t.data], rtol=1e-13)  # softmax - onehot, per sample
