@@ -6,13 +6,21 @@ import pytest
 
 import nnblocks as nb
 from nnblocks import ops
-from nnblocks.errors import BackwardError, DTypeError, InvalidValueError, NNBlocksError, ShapeError
+from nnblocks.errors import (
+    BackwardError,
+    DTypeError,
+    InvalidArgumentError,
+    InvalidValueError,
+    NNBlocksError,
+    ShapeError,
+)
 
 
 def test_error_classes_are_builtin_subclasses() -> None:
     assert issubclass(ShapeError, ValueError) and issubclass(DTypeError, TypeError)
     assert issubclass(BackwardError, RuntimeError) and issubclass(InvalidValueError, ValueError)
-    for cls in (ShapeError, DTypeError, BackwardError, InvalidValueError):
+    assert issubclass(InvalidArgumentError, TypeError)
+    for cls in (ShapeError, DTypeError, BackwardError, InvalidValueError, InvalidArgumentError):
         assert issubclass(cls, NNBlocksError)
 
 
@@ -149,8 +157,36 @@ def test_invalid_values() -> None:
         ops.mse_loss(nb.ones(2), nb.ones(2), reduction="avg")
     with pytest.raises(InvalidValueError, match=r"\[0, 1\].*sigmoid"):
         ops.binary_cross_entropy(nb.tensor([0.5, 1.5]), nb.ones(2))
-    with pytest.raises(ValueError, match=r"one element.*\(2,\)"):
+    with pytest.raises(ShapeError, match=r"one element.*\(2,\)"):
         nb.ones(2).item()
+
+
+def test_the_same_mistake_raises_the_same_class_from_ops_and_from_nn() -> None:
+    from nnblocks import nn
+    from nnblocks.nn import functional as F
+
+    with pytest.raises(InvalidValueError, match=r"mse_loss: reduction must be one of .*'avg'"):
+        ops.mse_loss(nb.ones(2), nb.ones(2), reduction="avg")
+    with pytest.raises(InvalidValueError, match=r"MSELoss: reduction must be one of .*'avg'"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(InvalidValueError, match=r"dropout: p must be a probability in \[0, 1\], got 1.5"):
+        F.dropout(nb.ones(2), 1.5)
+    with pytest.raises(InvalidValueError, match=r"Dropout: p must be a probability in \[0, 1\], got 1.5"):
+        nn.Dropout(1.5)
+
+
+def test_arguments_that_do_not_fit_name_the_function() -> None:
+    from nnblocks import nn
+    from nnblocks.viz import explain, walk_graph
+
+    with pytest.raises(InvalidArgumentError, match="explain: expected a scalar loss Tensor.*ndarray"):
+        explain(np.ones(1))
+    with pytest.raises(InvalidArgumentError, match="walk_graph: expected a nnblocks Tensor, got float"):
+        walk_graph(1.0)
+    with pytest.raises(InvalidArgumentError, match=r"leaky_relu\(\): too many positional arguments"):
+        ops.leaky_relu(nb.ones(2), 0.1, 0.2)
+    with pytest.raises(InvalidArgumentError, match="Softmax: got an unexpected keyword argument 'axis'"):
+        nn.Softmax(axis=1)
 
 
 def test_out_of_range_dims_are_errors_not_a_silent_other_axis() -> None:

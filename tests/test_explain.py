@@ -162,3 +162,30 @@ def test_the_chapter_network_is_an_mlp_with_the_chapters_weights_and_seeded_labe
     # give 1 for seeds 4 and 5)
     labels = [build_problem("chapter", seed=seed, loss="bce-logits")[2].data.item() for seed in range(6)]
     assert labels == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_linear_layer_without_bias_states_no_bias_term():
+    from nnblocks import nn
+    from nnblocks.nn import functional as F
+
+    layer = nn.Linear(2, 1, bias=False, dtype=np.float64, seed=0)
+    x, y = Tensor(np.array([[1.0, 2.0]])), Tensor(np.array([[0.5]]))
+    trace = explain(lambda: F.mse_loss(layer(x), y), dict(layer.named_parameters()))
+    step = next(s for s in trace.steps if s.title.startswith("y_hat = linear("))
+    assert step.formula == "y_hat = x W1^T;  dy_hat[i]/dW1[i,j] = x[j],  dy_hat[i]/dx[j] = W1[i,j]"
+    w = layer.weight.data
+    np.testing.assert_allclose(trace.gradients["W1"], 2 * (x.data @ w.T - y.data) * x.data, rtol=1e-14)
+
+
+def test_a_per_sample_loss_is_pulled_back_whole_instead_of_failing():
+    """Regression: a class loss with reduction='none' once raised IndexError in the trace (its output is (N,), its
+    input (N, C), so no single element of the input has one upstream element)."""
+    from nnblocks.nn import functional as F
+
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    t = Tensor(np.array([0, 1, 3]))
+    trace = explain(lambda: F.cross_entropy(x, t, reduction="none").sum())
+    (row,) = trace.steps[1].rows
+    assert row.expression == "dL/dcrossentropy1 pulled back through CrossEntropy"
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(row.value, p - np.eye(4)[t.data], rtol=1e-13)  # softmax - onehot, per sample

@@ -253,6 +253,24 @@ def test_no_grad_decorator_is_reentrant():
     assert nb.is_grad_enabled() is True
 
 
+def test_grad_mode_and_the_walk_live_in_autograd_and_stay_importable_from_where_they_were():
+    import importlib
+
+    from nnblocks import autograd
+
+    tensor_module = importlib.import_module("nnblocks.tensor")  # nnblocks.tensor is also the factory function
+    for name in ("no_grad", "enable_grad", "is_grad_enabled", "topological_order", "backpropagate"):
+        assert getattr(tensor_module, name) is getattr(autograd, name)
+    assert nb.no_grad is autograd.no_grad and nb.is_grad_enabled is autograd.is_grad_enabled
+    x = nb.tensor([2.0], requires_grad=True, dtype=np.float64)
+    y = x * x
+    loss = y * 3.0  # dL/dy = 3, dL/dx = 3 * 2x = 12
+    assert autograd.topological_order(loss) == [x, y, loss.grad_fn.parents[1], loss]
+    grads = {id(t): g for t, g in autograd.backpropagate(loss, np.ones(1))}
+    np.testing.assert_array_equal(grads[id(y)], [3.0])
+    np.testing.assert_array_equal(grads[id(x)], [12.0])
+
+
 def test_arange_floats_take_the_default_dtype():
     assert nb.arange(0.0, 1.0, 0.5).dtype == np.float32
     assert nb.arange(3).dtype == np.int64

@@ -8,8 +8,8 @@ Four rules, each read from the source text alone (nothing is imported, so a brok
 
 1. no file under ``src/`` above ``MAX_FILE_LINES`` lines;
 2. no function or method above ``MAX_FUNCTION_LINES`` lines, counted from its ``def`` line to its last line;
-3. no import cycle among nnblocks modules, except the designed one between ``tensor`` and ``ops`` (``tensor.py``
-   registers the ops as Tensor methods at its end; every op builds Tensors);
+3. no import cycle among nnblocks modules, except the designed one among ``tensor``, ``autograd`` and ``ops``
+   (``tensor.py`` registers the ops as Tensor methods at its end; every op builds Tensors);
 4. layering: a module never imports one from a higher room of ``LAYERS`` (the picture in DESIGN.md: ``tensor``
    knows nothing of ``nn``, ``nn`` nothing of ``train``...; only ``experiments``, ``bench`` and ``cli`` see all).
 
@@ -36,14 +36,14 @@ MAX_FILE_LINES = 450
 MAX_FUNCTION_LINES = 80
 
 # The designed cycle: modules that are all in these rooms may import each other in a circle.
-DESIGNED_CYCLE = ("nnblocks.tensor", "nnblocks.ops")
+DESIGNED_CYCLE = ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops")
 
 # The rooms, lowest first; a module belongs to the room of the longest prefix matching its name. A module may import
 # from its own room or any lower one. The package itself (``import nnblocks as nb``) re-exports the engine only.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("nnblocks.fundamentals",),  # the chapter by hand: NumPy alone
     ("nnblocks.errors", "nnblocks.random", "nnblocks._memory"),  # shared by every room
-    ("nnblocks.tensor", "nnblocks.ops", "nnblocks.gradcheck", "nnblocks"),
+    ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops", "nnblocks.gradcheck", "nnblocks"),
     ("nnblocks.nn",),
     ("nnblocks.optim",),
     ("nnblocks.data",),
@@ -56,9 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 # Files (relative to src/) that violated a rule when this checker was written and are being reworked elsewhere
 # (issue 10). Their violations are listed but do not fail the check. Empty this set once that work has merged.
-KNOWN_OFFENDERS: frozenset[str] = frozenset({
-    "nnblocks/tensor.py",
-})
+KNOWN_OFFENDERS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """nnblocks: neural networks from their basic blocks, in Python and NumPy.
 
 - ``nnblocks.fundamentals``: the first chapter by hand (plain arrays, finite differences, the chain rule).
-- ``nnblocks.Tensor`` and ``nnblocks.ops``: a reverse-mode autodiff engine, each op's forward beside its backward.
+- ``nnblocks.Tensor``, ``nnblocks.autograd`` and ``nnblocks.ops``: a reverse-mode autodiff engine (the tensor, the
+  backward walk and grad mode, the ops: each one's forward beside its backward, registered once).
 - ``nnblocks.nn``, ``nnblocks.optim``, ``nnblocks.data``, ``nnblocks.train``: the PyTorch-style API on top.
 """
 from __future__ import annotations
@@ -13,14 +14,12 @@ from nnblocks._memory import keep_freed_memory
 keep_freed_memory()  # see nnblocks/_memory.py: large NumPy temporaries are reused instead of page-faulted back in
 
 from nnblocks.errors import BackwardError, CheckpointError, DataError, DTypeError, NNBlocksError, ShapeError
+from nnblocks.autograd import enable_grad, is_grad_enabled, no_grad
 from nnblocks.tensor import (
     Tensor,
     arange,
     default_dtype,
-    enable_grad,
     get_default_dtype,
-    is_grad_enabled,
-    no_grad,
     ones,
     rand,
     randn,

@@ -18,6 +18,11 @@ class BackwardError(NNBlocksError, RuntimeError):
     """backward() cannot run: a non-scalar output without a gradient, or a graph already freed."""
 
 
+class InvalidArgumentError(NNBlocksError, TypeError):
+    """Arguments a function cannot take at all: one of the wrong type (a list where a Tensor is needed), too many, or
+    an unknown keyword (the message names the function)."""
+
+
 class InvalidValueError(NNBlocksError, ValueError):
     """An argument whose values (not shape or dtype) an op cannot take: a class index out of range, probabilities
     outside [0, 1], an unknown reduction."""

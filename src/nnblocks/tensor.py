@@ -3,7 +3,8 @@
 A ``Tensor`` wraps a NumPy array (``.data``). When it is the result of an op on tensors that require gradients, it
 remembers that op (``.grad_fn``), and the op remembers its inputs: together they form the computational graph.
 ``loss.backward()`` walks that graph from the loss back to the leaves, in reverse topological order, asking each op
-to turn the gradient of its output into gradients of its inputs (the chain rule, one op at a time).
+to turn the gradient of its output into gradients of its inputs (the chain rule, one op at a time). The walk and
+the switch that turns recording off (``no_grad``) live in ``nnblocks.autograd``.
 
 Where nnblocks differs from PyTorch, on purpose:
 - ``.grad`` is a plain NumPy array (or None), not a Tensor: gradients are data here, and an optimizer updates
@@ -18,14 +19,19 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from nnblocks.errors import BackwardError, DTypeError
+from nnblocks import autograd
+from nnblocks.autograd import (  # noqa: F401 - also importable from here, where they lived first
+    backpropagate,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+)
+from nnblocks.errors import BackwardError, DTypeError, ShapeError
 from nnblocks.random import get_generator
 
-# --------------------------------------------------------------------------------------------------------------------
-# Global switches: default float dtype, gradient recording
-# --------------------------------------------------------------------------------------------------------------------
+# ---- the default float dtype ---------------------------------------------------------------------------------------
 _DEFAULT_DTYPE = np.dtype(np.float32)
-_GRAD_ENABLED = True
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -51,34 +57,6 @@ def default_dtype(dtype: Any) -> Iterator[None]:
         yield
     finally:
         set_default_dtype(previous)
-
-
-def is_grad_enabled() -> bool:
-    return _GRAD_ENABLED
-
-
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.previous: list[bool] = []  # a stack: one decorated function may be entered again before it exits
-
-    def __enter__(self) -> None:
-        global _GRAD_ENABLED
-        self.previous.append(_GRAD_ENABLED)
-        _GRAD_ENABLED = self.enabled
-
-    def __exit__(self, *exc: object) -> None:
-        global _GRAD_ENABLED
-        _GRAD_ENABLED = self.previous.pop()
-
-
-def no_grad() -> _GradMode:
-    """Context manager (or decorator) in which ops record no graph: for evaluation and weight updates."""
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    return _GradMode(True)
 
 
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -176,22 +154,7 @@ class Tensor:
             seed = np.array(_to_array(gradient, self.data.dtype))
             if seed.shape != self.data.shape:
                 raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape {self.shape}")
-
-        handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
-        for node, grad in backpropagate(self, seed, release=not retain_graph):
-            if node.grad_fn is not None and not node._retain_grad:
-                continue
-            if node.grad is not None:
-                node.grad = node.grad + grad  # a new array: the old one may be shared, never mutate it
-                continue
-            # A tensor's .grad must be its own writable array of its dtype. Copy only when ``grad`` is not: a
-            # read-only broadcast view (Sum), a view of another array, or already handed to another tensor (Add
-            # passes g to both inputs). Weight gradients from matmuls are fresh: no copy.
-            if (grad.dtype != node.data.dtype or not grad.flags.writeable or not grad.flags.owndata
-                    or id(grad) in handed_out):
-                grad = np.array(grad, dtype=node.data.dtype)
-            handed_out.add(id(grad))
-            node.grad = grad
+        autograd.backward(self, seed, retain_graph)
 
     # ---- NumPy-like views of the data -------------------------------------------------------------------------------
     @property
@@ -218,7 +181,7 @@ class Tensor:
 
     def item(self) -> Any:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -228,11 +191,9 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def astype(self, dtype: Any) -> "Tensor":
-        """A copy converted to ``dtype``; the gradient flows back (converted to this tensor's dtype)."""
+    def to(self, dtype: Any) -> "Tensor":
+        """``astype(dtype)``, PyTorch's spelling."""
         return ops.astype(self, dtype)
-
-    to = astype
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
@@ -305,7 +266,7 @@ class Tensor:
 
     # in-place arithmetic: the idiom ``with no_grad(): w -= lr * w.grad`` updates w itself, as in PyTorch
     def _inplace(self, other: Any, ufunc: np.ufunc) -> "Tensor":
-        if _GRAD_ENABLED:
+        if is_grad_enabled():
             if self._requires_grad and self.grad_fn is None:
                 raise BackwardError(
                     f"in-place update of a tensor of shape {self.shape} that requires grad while gradients are being "
@@ -367,148 +328,12 @@ class Tensor:
         return Tensor(np.expand_dims(out, dim) if keepdim and dim is not None else out)
 
     # ---- methods that are ops ---------------------------------------------------------------------------------------
-    def matmul(self, other: Any) -> "Tensor":
-        return ops.matmul(self, other)
-
-    def pow(self, exponent: Any) -> "Tensor":
-        return ops.pow(self, exponent)
-
-    def exp(self) -> "Tensor":
-        return ops.exp(self)
-
-    def log(self) -> "Tensor":
-        return ops.log(self)
-
-    def sqrt(self) -> "Tensor":
-        return ops.sqrt(self)
-
-    def abs(self) -> "Tensor":
-        return ops.abs(self)
-
-    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return ops.sum(self, dim, keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        return ops.mean(self, dim, keepdim)
-
-    def max(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """The largest values over ``dim`` (all elements by default). Unlike ``torch.max(x, dim)``, which also
-        returns the indices, this returns the values only, like ``torch.amax``; use ``argmax`` for the indices."""
-        return ops.max(self, dim, keepdim)
-
-    def min(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """The smallest values over ``dim``; values only, like ``torch.amin`` (see ``max``)."""
-        return ops.min(self, dim, keepdim)
-
-    amax, amin = max, min
-
-    def reshape(self, *shape: Any) -> "Tensor":
-        return ops.reshape(self, *shape)
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        return ops.flatten(self, start_dim, end_dim)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        return ops.unsqueeze(self, dim)
-
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        return ops.squeeze(self, dim)
-
-    def transpose(self, dim0: int = 0, dim1: int = 1) -> "Tensor":
-        return ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims: Any) -> "Tensor":
-        return ops.permute(self, *dims)
-
+    # t.sum(), t.sigmoid(), t.reshape(...) and every other op method are put on this class by nnblocks.ops.register,
+    # one per registered op (nnblocks.ops.registered() lists them), with the signature of its functional form.
     @property
     def T(self) -> "Tensor":
+        """The axes reversed (the transpose of a matrix)."""
         return ops.permute(self, *reversed(range(self.ndim)))
-
-    def clip(self, min: Any = None, max: Any = None) -> "Tensor":
-        return ops.clip(self, min, max)
-
-    clamp = clip
-
-    def relu(self) -> "Tensor":
-        return ops.relu(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
-        return ops.leaky_relu(self, negative_slope)
-
-    def sigmoid(self) -> "Tensor":
-        return ops.sigmoid(self)
-
-    def tanh(self) -> "Tensor":
-        return ops.tanh(self)
-
-    def softmax(self, dim: int = -1) -> "Tensor":
-        return ops.softmax(self, dim)
-
-    def log_softmax(self, dim: int = -1) -> "Tensor":
-        return ops.log_softmax(self, dim)
-
-
-def topological_order(root: Tensor, through_constants: bool = True) -> list[Tensor]:
-    """Tensors of the graph behind ``root``, each after all of its inputs, ``root`` last.
-
-    An iterative depth-first search (an explicit stack, not recursion), so a graph 100,000 ops deep is fine.
-    ``through_constants=False`` skips inputs that need no gradient: what backward() walks.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node.grad_fn is not None:
-            for parent in reversed(node.grad_fn.parents):
-                if (through_constants or parent.requires_grad) and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
-
-
-def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
-                  order: list[Tensor] | None = None) -> Iterator[tuple[Tensor, np.ndarray]]:
-    """The chain rule over the whole graph: yield ``(t, dL/dt)`` for every tensor t behind ``root`` that requires a
-    gradient, from ``root`` back to the leaves (reverse topological order), with dL/droot = ``seed``.
-
-    Each op's ``backward`` runs once, after all the gradients flowing into its output have been summed (a tensor used
-    twice gets the sum of both uses: the multivariable chain rule). ``release`` frees each op's saved arrays once
-    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``.
-    """
-    order = topological_order(root, through_constants=False) if order is None else order
-    grads: dict[int, np.ndarray] = {id(root): seed}
-    for node in reversed(order):
-        grad = grads.pop(id(node), None)
-        if grad is None:
-            continue
-        yield node, grad
-        fn = node.grad_fn
-        if fn is None:
-            continue
-        if fn.released:
-            raise BackwardError(
-                f"backward through the graph a second time: {fn.name}'s saved values were freed after the first "
-                "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
-            )
-        input_grads = fn.backward(grad)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        for parent, g in zip(fn.parents, input_grads):
-            if g is None or not parent.requires_grad:
-                continue
-            key = id(parent)
-            grads[key] = g if key not in grads else grads[key] + g
-        if release:
-            fn.release()
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

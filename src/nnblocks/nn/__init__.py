@@ -1,25 +1,40 @@
-"""Modules, parameters, layers, activations, losses and initialisation, with PyTorch's names and shapes."""
+"""Modules, parameters, layers, activations, losses and initialisation, with PyTorch's names and shapes.
+
+The activation modules (``nn.ReLU``, ``nn.Sigmoid``, ``nn.LeakyReLU``...) are made from the activations registered in
+``nnblocks.ops`` (see ``layers.Activation``), so one registered op is also a module here.
+"""
+from typing import Any
+
 from nnblocks.nn import functional, init
 from nnblocks.nn.layers import (
+    Activation,
     BatchNorm1d,
     Dropout,
     Flatten,
     Identity,
-    LeakyReLU,
     Linear,
-    LogSoftmax,
-    ReLU,
     Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
+    activation_modules,
 )
 from nnblocks.nn.mlp import MLP, load_chapter_weights
 from nnblocks.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from nnblocks.nn.module import Module, Parameter
 
+
+def __getattr__(name: str) -> Any:
+    """``nn.ReLU``, ``nn.Softmax``...: looked up among the registered activations (one registered later is here too)."""
+    modules = activation_modules()
+    if name in modules:
+        return modules[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *activation_modules()])
+
+
 __all__ = [
     "functional", "init", "Module", "Parameter", "Linear", "Sequential", "Flatten", "Identity", "Dropout",
-    "BatchNorm1d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "BatchNorm1d", "Activation", *activation_modules(),
     "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MLP", "load_chapter_weights",
 ]

@@ -1,35 +1,35 @@
-"""The functional API (PyTorch's ``torch.nn.functional``): the ops of ``nnblocks.ops``, plus dropout and batch norm."""
+"""The functional API (PyTorch's ``torch.nn.functional``): every activation and loss registered in ``nnblocks.ops``
+(``F.relu``, ``F.softmax``, ``F.cross_entropy``...), ``linear``, and dropout and batch norm, defined here."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from nnblocks.errors import ShapeError
-from nnblocks.ops import (  # noqa: F401 - re-exported
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    l1_loss,
-    leaky_relu,
-    linear,
-    log_softmax,
-    mse_loss,
-    nll_loss,
-    relu,
-    sigmoid,
-    softmax,
-    tanh,
-)
+from nnblocks.errors import InvalidValueError, ShapeError
+from nnblocks.ops import linear  # noqa: F401 - re-exported
 from nnblocks.ops.norm import BatchNorm
+from nnblocks.ops.registry import lookup, registered
 from nnblocks.random import SeedLike, get_generator
 from nnblocks.tensor import Tensor
+
+
+def __getattr__(name: str) -> Any:
+    """``F.relu``, ``F.mse_loss``...: looked up in the registry, so an activation registered later is here too."""
+    entry = lookup(name)
+    if entry is not None and entry.kind in ("activation", "loss"):
+        return entry.function
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *(e.name for e in registered() if e.kind in ("activation", "loss"))])
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: SeedLike = None) -> Tensor:
     """Zero each element with probability p and scale survivors by 1/(1-p) (identity when not training)."""
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+        raise InvalidValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0:
         return x
     if p == 1:

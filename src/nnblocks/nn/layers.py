@@ -1,19 +1,24 @@
-"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules.
+"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules (``Activation``,
+one subclass per activation registered in ``nnblocks.ops``).
 
 Shapes and defaults are PyTorch's: ``Linear.weight`` is (out_features, in_features), initialised uniformly in
 +-1/sqrt(in_features) (PyTorch's default), inputs are (batch, features).
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections import OrderedDict
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from nnblocks import ops
+from nnblocks.errors import InvalidArgumentError, InvalidValueError
+from nnblocks.nn import functional as F
 from nnblocks.nn import init
 from nnblocks.nn.module import Module, Parameter
+from nnblocks.ops.registry import registered
 from nnblocks.random import SeedLike, get_generator
 from nnblocks.tensor import Tensor, get_default_dtype
 
@@ -30,7 +35,7 @@ class Linear(Module):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"Linear: {name} must be a whole number >= 0, got {value!r}")
+                raise InvalidValueError(f"Linear: {name} must be a whole number >= 0, got {value!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         dtype = dtype or get_default_dtype()
         rng = get_generator(seed)
@@ -113,13 +118,11 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, seed: SeedLike = None) -> None:
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+            raise InvalidValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
         self.rng = get_generator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
-        from nnblocks.nn import functional as F
-
         return F.dropout(x, self.p, self.training, seed=self.rng)
 
     def extra_repr(self) -> str:
@@ -152,8 +155,6 @@ class BatchNorm1d(Module):
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x: Tensor) -> Tensor:
-        from nnblocks.nn import functional as F
-
         use_batch = self.training or not self.track_running_stats
         return F.batch_norm(x, self._buffers.get("running_mean"), self._buffers.get("running_var"),
                             self.weight, self.bias, training=use_batch, momentum=self.momentum, eps=self.eps,
@@ -164,54 +165,50 @@ class BatchNorm1d(Module):
                 f"track_running_stats={self.track_running_stats}")
 
 
-# ---- activations as modules ----------------------------------------------------------------------------------------
-class ReLU(Module):
-    """max(x, 0)."""
+# ---- activations as modules: one per registered activation op ------------------------------------------------------
+class Activation(Module):
+    """An activation op as a module (PyTorch's ``nn.ReLU``, ``nn.LeakyReLU(negative_slope=0.01)``, ``nn.Softmax(dim)``).
 
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+    They are not written out one by one: ``activation_modules()`` makes a subclass for every op registered in
+    ``nnblocks.ops`` with kind "activation", named after the op class. Its constructor takes the op's options (the
+    functional form's, with PyTorch's names and defaults), ``forward`` applies the op, and the repr shows the options.
+    """
 
+    function: Callable[..., Tensor]  # the op's functional form, nnblocks.ops.<name>
+    options = inspect.Signature()  # its parameters after the input
+    option_names: tuple[str, ...] = ()
 
-class LeakyReLU(Module):
-    """x if x > 0 else negative_slope * x."""
-
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        try:
+            bound = self.options.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"{type(self).__name__}: {exc}") from None
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            setattr(self, name, value)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.leaky_relu(x, self.negative_slope)
+        if not self.option_names:  # ReLU, Sigmoid, Tanh: skipping the empty dict saves ~0.5 us a call
+            return self.function(x)
+        return self.function(x, **{name: getattr(self, name) for name in self.option_names})
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return ", ".join(f"{name}={getattr(self, name)}" for name in self.option_names)
 
 
-class Sigmoid(Module):
-    """1 / (1 + e^-x), computed without overflow."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.sigmoid(x)
+_ACTIVATION_CLASSES: dict[type, type[Activation]] = {}  # op class -> its module class, made once (isinstance works)
 
 
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.tanh(x)
-
-
-class Softmax(Module):
-    """Probabilities along ``dim`` (PyTorch requires ``dim``; here it defaults to the last axis)."""
-
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.softmax(x, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Softmax):
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.log_softmax(x, self.dim)
+def activation_modules() -> dict[str, type[Activation]]:
+    """The module class of every registered activation, by name (``"ReLU"`` -> ``nn.ReLU``), in registration order."""
+    modules = {}
+    for entry in registered("activation"):
+        if entry.op not in _ACTIVATION_CLASSES:
+            options = list(inspect.signature(entry.function).parameters.values())[1:]
+            _ACTIVATION_CLASSES[entry.op] = type(entry.op.__name__, (Activation,), {
+                "__doc__": entry.op.__doc__, "__module__": "nnblocks.nn", "__qualname__": entry.op.__name__,
+                "function": staticmethod(entry.function), "options": inspect.Signature(options),
+                "option_names": tuple(p.name for p in options)})
+        modules[entry.op.__name__] = _ACTIVATION_CLASSES[entry.op]
+    return modules

@@ -10,15 +10,14 @@ import numpy as np
 
 from nnblocks import ops
 from nnblocks.nn.module import Module
-from nnblocks.ops.loss import REDUCTIONS
+from nnblocks.ops.loss import check_reduction
 from nnblocks.tensor import Tensor
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        check_reduction(type(self).__name__, reduction)  # at construction, not at the first batch
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -29,14 +28,14 @@ class MSELoss(_Loss):
     """mean((input - target)^2)."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.mse_loss(input, target, self.reduction)
+        return ops.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """mean(|input - target|) (the chapter's MAE)."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.l1_loss(input, target, self.reduction)
+        return ops.l1_loss(input, target, reduction=self.reduction)
 
 
 class BCELoss(_Loss):
@@ -46,14 +45,14 @@ class BCELoss(_Loss):
     takes_probabilities = True
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.binary_cross_entropy(input, target, self.reduction)
+        return ops.binary_cross_entropy(input, target, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy in one stable step, on raw scores (logits). Prefer it to Sigmoid + BCELoss."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return ops.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
 
 
 class _WeightedLoss(_Loss):
@@ -69,11 +68,11 @@ class CrossEntropyLoss(_WeightedLoss):
     before it. ``weight`` (C,) rescales each class."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.cross_entropy(input, target, self.weight, self.reduction)
+        return ops.cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood on log-probabilities (after LogSoftmax) and class indices."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return ops.nll_loss(input, target, self.weight, self.reduction)
+        return ops.nll_loss(input, target, weight=self.weight, reduction=self.reduction)

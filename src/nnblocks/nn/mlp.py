@@ -16,21 +16,40 @@ same layers), so it indexes, iterates, saves and loads like one.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from nnblocks.errors import InvalidValueError, ShapeError
 from nnblocks.nn import layers
 from nnblocks.nn.module import Module
+from nnblocks.ops.registry import registered
 from nnblocks.random import SeedLike, get_generator
 
-# "linear" means no non-linearity (the playground's and the chapter's "linear activation"): an Identity module keeps
-# every hidden block the same shape.
-ACTIVATIONS: dict[str, type[Module]] = {
-    "relu": layers.ReLU, "leaky_relu": layers.LeakyReLU, "sigmoid": layers.Sigmoid, "tanh": layers.Tanh,
-    "linear": layers.Identity,
-}
+
+class _HiddenActivations(Mapping[str, type[Module]]):
+    """Name -> module class of every activation a hidden layer can take, read from the op registry on each use (so one
+    registered later is there too): the elementwise activations, those that declare a derivative per element
+    (softmax and log-softmax mix a layer's units: they end a network, not a hidden layer), and "linear", no
+    non-linearity (the playground's and the chapter's "linear activation"), an Identity that keeps every hidden
+    block the same shape."""
+
+    def _table(self) -> dict[str, type[Module]]:
+        modules = layers.activation_modules()
+        table = {e.name: modules[e.op.__name__] for e in registered("activation") if any(e.op.derivatives)}
+        return {**table, "linear": layers.Identity}
+
+    def __getitem__(self, name: str) -> type[Module]:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+ACTIVATIONS: Mapping[str, type[Module]] = _HiddenActivations()
 
 
 def activation_module(activation: Any) -> Module:

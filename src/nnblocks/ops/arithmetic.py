@@ -1,7 +1,8 @@
 """Elementwise arithmetic and matrix products, each forward beside its derivative.
 
 For z = f(a, b) and an upstream gradient g = dL/dz, backward returns (g * dz/da, g * dz/db), summed back to each
-input's shape when broadcasting stretched it (``unbroadcast``).
+input's shape when broadcasting stretched it (``unbroadcast``). ``derivatives`` are the same dz/da, dz/db as the
+chain-rule trace prints them.
 """
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ import numpy as np
 
 from nnblocks.errors import DTypeError, ShapeError
 from nnblocks.ops.base import Function, unbroadcast
+from nnblocks.ops.registry import register
+from nnblocks.tensor import Tensor
 
 
+@register("add")
 class Add(Function):
     """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    kind = "elementwise"
+    formula = "{z} = {a} + {b}"
+    derivatives = ("1", "1")
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.shapes = a.shape, b.shape
@@ -24,8 +32,13 @@ class Add(Function):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
 
 
+@register("sub")
 class Sub(Function):
     """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    kind = "elementwise"
+    formula = "{z} = {a} - {b}"
+    derivatives = ("1", "-1")
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.shapes = a.shape, b.shape
@@ -36,8 +49,13 @@ class Sub(Function):
         return unbroadcast(g, self.shapes[0]), gb
 
 
+@register("mul")
 class Mul(Function):
     """z = a * b;  dz/da = b, dz/db = a."""
+
+    kind = "elementwise"
+    formula = "{z} = {a} * {b}"
+    derivatives = ("{b}{i}", "{a}{i}")
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
@@ -49,8 +67,13 @@ class Mul(Function):
         return ga, gb
 
 
+@register("div")
 class Div(Function):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+
+    kind = "elementwise"
+    formula = "{z} = {a} / {b}"
+    derivatives = ("1/{b}", "-{a}/{b}^2")
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
@@ -62,8 +85,13 @@ class Div(Function):
         return ga, gb
 
 
+@register("pow")
 class Pow(Function):
     """z = a ** b;  dz/da = b * a^(b-1), dz/db = z * ln(a)  (defined for a > 0)."""
+
+    kind = "elementwise"
+    formula = "{z} = {a}^{b}"
+    derivatives = ("{b} {a}^({b}-1)", "{z} ln {a}")
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
@@ -81,8 +109,13 @@ class Pow(Function):
         return ga, gb
 
 
+@register("neg")
 class Neg(Function):
     """z = -a;  dz/da = -1."""
+
+    kind = "elementwise"
+    formula = "{z} = neg({a})"
+    derivatives = ("-1",)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
@@ -91,8 +124,13 @@ class Neg(Function):
         return -g
 
 
+@register("exp")
 class Exp(Function):
     """z = e^a;  dz/da = e^a = z."""
+
+    kind = "elementwise"
+    formula = "{z} = exp({a})"
+    derivatives = ("{z}",)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.z = np.exp(a)
@@ -102,8 +140,13 @@ class Exp(Function):
         return g * self.z
 
 
+@register("log")
 class Log(Function):
     """z = ln a;  dz/da = 1/a."""
+
+    kind = "elementwise"
+    formula = "{z} = log({a})"
+    derivatives = ("1/{a}",)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.a = a
@@ -113,8 +156,13 @@ class Log(Function):
         return g / self.a
 
 
+@register("sqrt")
 class Sqrt(Function):
     """z = sqrt(a);  dz/da = 1 / (2 sqrt(a)) = 1 / (2z)."""
+
+    kind = "elementwise"
+    formula = "{z} = sqrt({a})"
+    derivatives = ("1/(2 {z})",)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.z = np.sqrt(a)
@@ -124,8 +172,13 @@ class Sqrt(Function):
         return g / (2 * self.z)
 
 
+@register("abs")
 class Abs(Function):
     """z = |a|;  dz/da = sign(a) (0 at a = 0, as PyTorch)."""
+
+    kind = "elementwise"
+    formula = "{z} = abs({a})"
+    derivatives = ("sign({a})",)
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.a = a
@@ -138,12 +191,25 @@ class Abs(Function):
 class AsType(Function):
     """z = a converted to another float dtype;  the gradient is converted back to a's dtype."""
 
+    kind = "elementwise"
+    formula = "{z} = astype({a})"
+    derivatives = ("1",)
+
     def forward(self, a: np.ndarray, dtype: Any = None) -> np.ndarray:
         self.dtype = a.dtype
         return a.astype(dtype)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         return g.astype(self.dtype)
+
+
+@register("astype")
+def astype(a: Tensor, dtype: Any) -> Tensor:
+    """A copy converted to ``dtype``; to a float dtype the gradient flows back (converted to ``a``'s dtype)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        return Tensor(a.data.astype(dtype))
+    return AsType.apply(a, dtype=dtype)
 
 
 def _check_matmul(name: str, a: np.ndarray, b: np.ndarray) -> None:
@@ -163,8 +229,12 @@ def _check_matmul(name: str, a: np.ndarray, b: np.ndarray) -> None:
         )
 
 
+@register("matmul")
 class MatMul(Function):
     """Z = A @ B (batched over leading axes, 1-D operands as in NumPy);  dL/dA = G @ B^T, dL/dB = A^T @ G."""
+
+    kind = "matmul"
+    formula = "{z} = {a} @ {b};  dL/d{a} = dL/d{z} @ {b}^T,  dL/d{b} = {a}^T @ dL/d{z}"
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         _check_matmul("matmul", a, b)
@@ -191,6 +261,10 @@ class MatMul(Function):
             gb = unbroadcast(gb, b2.shape).reshape(b.shape) if b.ndim > 1 else gb.reshape(-1, b.shape[0]).sum(0)
         return ga, gb
 
+    def local_derivatives(self, ones: np.ndarray) -> tuple:
+        """dZ[i,j]/dA[i,p] = B[p,j],  dZ[i,j]/dB[p,j] = A[i,p]."""
+        return self.b, self.a
+
 
 class Linear(Function):
     """Fused affine map Y = X W^T + b, PyTorch's layout (W is (out, in)).
@@ -199,6 +273,15 @@ class Linear(Function):
     One op instead of three (matmul, transpose, add) saves two graph nodes and a temporary per layer, and lets
     backward skip dL/dX for the first layer, whose input is data.
     """
+
+    kind = "linear"
+
+    @property
+    def formula(self) -> str:  # type: ignore[override] - with or without the bias
+        if self.has_bias:
+            return ("{z} = {a} {b}^T + {c};  d{z}[i]/d{b}[i,j] = {a}[j],  d{z}[i]/d{c}[i] = 1,"
+                    "  d{z}[i]/d{a}[j] = {b}[i,j]")
+        return "{z} = {a} {b}^T;  d{z}[i]/d{b}[i,j] = {a}[j],  d{z}[i]/d{a}[j] = {b}[i,j]"
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -226,3 +309,14 @@ class Linear(Function):
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None
         return gx, gw, gb
+
+    def local_derivatives(self, ones: np.ndarray) -> tuple:
+        """dz[n,i]/dx[n,j] = W[i,j],  dz[n,i]/dW[i,j] = x[n,j],  dz[n,i]/db[i] = 1."""
+        return (self.w, self.x, 1.0) if self.has_bias else (self.w, self.x)
+
+
+@register("linear", method=False)
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
+

@@ -9,6 +9,9 @@ An op is a small class with two methods side by side:
 tensor to the op (``out.grad_fn``) and the op to its inputs (``op.parents``): that link is the graph.
 ``self.needs_input_grad[i]`` tells backward which input gradients are wanted, so it can skip the others (for the
 first layer of a network, the gradient with respect to the data is never needed and costs a whole matrix product).
+
+Beside the two methods, each op declares once what the rest of the package needs to know about it (``kind``,
+``formula``, ``derivatives``: see ``Function``), so the trace, the graph drawing and ``nn`` keep no lists of op names.
 """
 from __future__ import annotations
 
@@ -16,12 +19,33 @@ from typing import Any
 
 import numpy as np
 
-from nnblocks import tensor as _tensor
-from nnblocks.errors import InvalidValueError, NNBlocksError, ShapeError  # noqa: F401 - re-exported
+from nnblocks.autograd import is_grad_enabled
+from nnblocks.errors import NNBlocksError, ShapeError
 from nnblocks.tensor import Tensor
+
+# What an op can be. The graph drawing names activation outputs h and a loss L; the trace lays out "linear" (x W^T + b)
+# and "matmul" ops as sums over the contracted index; nn makes a module of every registered activation.
+KINDS = ("elementwise", "activation", "loss", "reduction", "shape", "linear", "matmul", "norm", "op")
 
 
 class Function:
+    """A differentiable op: ``forward`` beside ``backward``, and a declaration of what it is.
+
+    The declaration (class attributes, all optional for an op that is never traced or registered):
+
+    - ``kind``: one of ``KINDS`` ("op", the default, says nothing more).
+    - ``formula``: the op as ``viz.explain`` prints it, e.g. ``"{z} = sigmoid({a})"``. In it ``{z}`` stands for the
+      output's name, ``{a}``, ``{b}``, ``{c}`` for the inputs' names, ``{op.<attribute>}`` for something forward saved
+      (``{op.negative_slope}``). Without one, the trace prints the first line of the docstring.
+    - ``derivatives``: for each input, its local derivative dz/d(input) element by element, as the trace prints it
+      (``("{z}(1-{z})",)``), with the same names, plus ``{i}`` for the element's index. Its numbers come from
+      ``local_derivatives``. An input without one gets a single line: the whole gradient pulled back through the op.
+    """
+
+    kind = "op"
+    formula: str | None = None
+    derivatives: tuple[str | None, ...] = ()
+
     parents: tuple[Tensor, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     released = False
@@ -43,7 +67,7 @@ class Function:
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None
         result = Tensor(out)
-        if _tensor._GRAD_ENABLED and any(t._requires_grad for t in tensors):
+        if is_grad_enabled() and any(t._requires_grad for t in tensors):
             fn.parents = tensors
             fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
             result._requires_grad = True
@@ -55,6 +79,17 @@ class Function:
 
     def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def local_derivatives(self, ones: np.ndarray) -> tuple[Any, ...]:
+        """For each input, the numbers the trace multiplies the upstream gradient by: dz/d(input).
+
+        For an op whose output element depends on one element of each input (elementwise ops, and losses or
+        reductions to one number), that is the op's own ``backward`` given an upstream gradient of ``ones`` (shaped
+        like the output): no second copy of the derivative anywhere. Ops whose output elements each mix many input
+        elements (``Linear``, ``MatMul``) override this.
+        """
+        grads = self.backward(ones)
+        return grads if isinstance(grads, tuple) else (grads,)
 
     def release(self) -> None:
         """Free the arrays saved for backward (called after backward unless ``retain_graph=True``)."""

@@ -5,22 +5,41 @@ for confident wrong predictions, sigmoid followed by BCE loses precision for lar
 (softmax - onehot, sigmoid - y) are one line each.
 
 ``reduction``: 'mean' averages over elements (over samples for cross-entropy), 'sum' adds them, 'none' keeps one
-loss per element. The gradient follows: for 'mean' every element's gradient is divided by the count.
+loss per element. The gradient follows: for 'mean' every element's gradient is divided by the count n, which each
+forward saves as ``self.n``. Each forward takes PyTorch's argument names (``input``, ``target``), which become those
+of the functional form (``nnblocks.ops.mse_loss(input, target)``).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from nnblocks.errors import DTypeError, ShapeError
+from nnblocks.errors import DTypeError, InvalidValueError, ShapeError
 from nnblocks.ops.activation import stable_sigmoid
-from nnblocks.ops.base import Function, InvalidValueError
+from nnblocks.ops.base import Function
+from nnblocks.ops.registry import register
+from nnblocks.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(name: str, reduction: str) -> None:
+def check_reduction(name: str, reduction: str) -> None:
+    """An InvalidValueError naming ``name`` (the function or the loss module) unless ``reduction`` is known."""
     if reduction not in REDUCTIONS:
         raise InvalidValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+class Loss(Function):
+    """A loss op: its derivative's label ends in /n when it is a mean over n (``{op.per}`` in ``derivatives``)."""
+
+    kind = "loss"
+    n: Any  # what 'mean' divides by: elements, samples, or the sum of the samples' class weights
+    reduction: str
+
+    @property
+    def per(self) -> str:
+        return f"/{float(self.n):g}" if self.reduction == "mean" else ""
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
@@ -44,27 +63,35 @@ def _check_pair(name: str, prediction: np.ndarray, target: np.ndarray) -> None:
         )
 
 
-class MSE(Function):
+@register("mse_loss", method=False)
+class MSE(Loss):
     """L = (1/n) sum (p - y)^2;  dL/dp = 2 (p - y) / n."""
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
-        _check_reduction("mse_loss", reduction)
-        _check_pair("mse_loss", p, y)
-        self.diff, self.reduction = p - y, reduction
+    formula = "{z} = MSE({a}, {b})"
+    derivatives = ("2({a}-{b}){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        check_reduction("mse_loss", reduction)
+        _check_pair("mse_loss", input, target)
+        self.diff, self.reduction, self.n = input - target, reduction, input.size
         return _reduce(self.diff * self.diff, reduction)
 
     def backward(self, g: np.ndarray) -> tuple:
-        d = 2 * self.diff * _spread(g, self.reduction, self.diff.size, self.diff.dtype)
+        d = 2 * self.diff * _spread(g, self.reduction, self.n, self.diff.dtype)
         return d, (-d if self.needs_input_grad[1] else None)
 
 
-class L1(Function):
+@register("l1_loss", method=False)
+class L1(Loss):
     """L = (1/n) sum |p - y|;  dL/dp = sign(p - y) / n."""
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
-        _check_reduction("l1_loss", reduction)
-        _check_pair("l1_loss", p, y)
-        diff = p - y
+    formula = "{z} = L1({a}, {b})"
+    derivatives = ("sign({a}-{b}){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        check_reduction("l1_loss", reduction)
+        _check_pair("l1_loss", input, target)
+        diff = input - target
         self.sign, self.reduction, self.n = np.sign(diff), reduction, diff.size
         return _reduce(np.abs(diff), reduction)
 
@@ -73,19 +100,24 @@ class L1(Function):
         return d, (-d if self.needs_input_grad[1] else None)
 
 
-class BCE(Function):
+@register("binary_cross_entropy", method=False)
+class BCE(Loss):
     """L = -(1/n) sum [y log p + (1 - y) log(1 - p)], each log clamped at -100 as PyTorch does, so p = 0 or 1 gives a
     large finite loss instead of inf;  dL/dp = (p - y) / (p (1 - p)) / n, the denominator kept >= 1e-12."""
 
-    def forward(self, p: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
-        _check_reduction("binary_cross_entropy", reduction)
+    formula = "{z} = BCE({a}, {b})"
+    derivatives = ("({a}-{b})/({a}(1-{a})){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        p, y = input, target
+        check_reduction("binary_cross_entropy", reduction)
         _check_pair("binary_cross_entropy", p, y)
         if p.size and (p.min() < 0 or p.max() > 1):
             raise InvalidValueError(
                 "binary_cross_entropy: predictions must be probabilities in [0, 1] (apply sigmoid first, or use "
                 f"BCEWithLogitsLoss on raw scores); got values from {p.min():.4g} to {p.max():.4g}"
             )
-        self.p, self.y, self.reduction = p, y, reduction
+        self.p, self.y, self.reduction, self.n = p, y, reduction, p.size
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100)
             log_1p = np.maximum(np.log1p(-p), -100)
@@ -93,7 +125,7 @@ class BCE(Function):
 
     def backward(self, g: np.ndarray) -> tuple:
         p, y = self.p, self.y
-        g = _spread(g, self.reduction, p.size, p.dtype)
+        g = _spread(g, self.reduction, self.n, p.dtype)
         gp = g * (p - y) / np.maximum(p * (1 - p), np.asarray(1e-12, dtype=p.dtype))
         gy = None
         if self.needs_input_grad[1]:
@@ -102,18 +134,23 @@ class BCE(Function):
         return gp, gy
 
 
-class BCEWithLogits(Function):
+@register("binary_cross_entropy_with_logits", method=False)
+class BCEWithLogits(Loss):
     """L = (1/n) sum [max(x, 0) - x y + log(1 + e^-|x|)], which equals BCE(sigmoid(x), y) but never overflows;
     dL/dx = (sigmoid(x) - y) / n."""
 
-    def forward(self, x: np.ndarray, y: np.ndarray, reduction: str = "mean") -> np.ndarray:
-        _check_reduction("binary_cross_entropy_with_logits", reduction)
+    formula = "{z} = BCEWithLogits({a}, {b})"
+    derivatives = ("(sigmoid({a})-{b}){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, reduction: str = "mean") -> np.ndarray:  # noqa: A002
+        x, y = input, target
+        check_reduction("binary_cross_entropy_with_logits", reduction)
         _check_pair("binary_cross_entropy_with_logits", x, y)
-        self.x, self.y, self.reduction = x, y, reduction
+        self.x, self.y, self.reduction, self.n = x, y, reduction, x.size
         return _reduce(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))), reduction)
 
     def backward(self, g: np.ndarray) -> tuple:
-        g = _spread(g, self.reduction, self.x.size, self.x.dtype)
+        g = _spread(g, self.reduction, self.n, self.x.dtype)
         gx = g * (stable_sigmoid(self.x) - self.y)
         return gx, (-g * self.x if self.needs_input_grad[1] else None)
 
@@ -151,7 +188,13 @@ def _per_class_losses(name: str, scores: np.ndarray, target: np.ndarray, weight:
     return _reduce(picked, reduction), scale, denominator
 
 
-class CrossEntropy(Function):
+def _class_weights(weight: Any) -> np.ndarray | None:
+    """The per-class ``weight`` option (a Tensor, an array or None) as an array: a constant, not a graph input."""
+    return None if weight is None else (weight.data if isinstance(weight, Tensor) else np.asarray(weight))
+
+
+@register("cross_entropy", method=False)
+class CrossEntropy(Loss):
     """Softmax + negative log-likelihood from raw scores (logits), in one step:
 
         L_n = -log softmax(x_n)[y_n] = logsumexp(x_n) - x_n[y_n],      dL_n/dx_n = softmax(x_n) - onehot(y_n)
@@ -160,9 +203,14 @@ class CrossEntropy(Function):
     sample n counts w[y_n] and 'mean' divides by the sum of those weights, as PyTorch.
     """
 
-    def forward(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+    formula = "{z} = CrossEntropy({a}, {b})"
+    derivatives = ("(softmax({a})-onehot({b})){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, weight: Any = None,  # noqa: A002 - PyTorch's names
                 reduction: str = "mean") -> np.ndarray:
-        _check_reduction("cross_entropy", reduction)
+        x = input
+        check_reduction("cross_entropy", reduction)
+        weight = _class_weights(weight)
         if x.ndim != 2:
             raise ShapeError(f"cross_entropy: input must have shape (batch, classes), got {x.shape}")
         self.reduction = reduction
@@ -179,13 +227,13 @@ class CrossEntropy(Function):
                     raise ShapeError(f"cross_entropy: weight must have one entry per class, shape ({x.shape[1]},), "
                                      f"got {weight.shape}")
                 target = target * weight.astype(x.dtype)
-            self.target, self.indices, self.scale, self.denominator = target, None, None, x.shape[0]
+            self.target, self.indices, self.scale, self.n = target, None, None, x.shape[0]
             self.weighted_log_p = log_p if weight is None else log_p * weight.astype(x.dtype)
             return _reduce(-(target * log_p).sum(axis=1), reduction)
         _check_classes("cross_entropy", x, target)
         self.target, self.indices = None, target
         picked = -log_p[np.arange(x.shape[0]), target]
-        loss, self.scale, self.denominator = _per_class_losses("cross_entropy", x, target, weight, picked, reduction)
+        loss, self.scale, self.n = _per_class_losses("cross_entropy", x, target, weight, picked, reduction)
         return loss
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -193,7 +241,7 @@ class CrossEntropy(Function):
         if self.reduction == "none":
             factor = g
         else:
-            factor = np.asarray(g / self.denominator if self.reduction == "mean" else g, dtype=self.softmax.dtype)
+            factor = np.asarray(g / self.n if self.reduction == "mean" else g, dtype=self.softmax.dtype)
         if self.scale is not None:
             factor = factor * self.scale
         per_sample = np.ndim(factor) == 1
@@ -207,16 +255,22 @@ class CrossEntropy(Function):
         return grad, None, None
 
 
-class NLL(Function):
+@register("nll_loss", method=False)
+class NLL(Loss):
     """L_n = -x_n[y_n] for log-probabilities x (e.g. from log_softmax);  dL_n/dx_n = -onehot(y_n)."""
 
-    def forward(self, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+    formula = "{z} = NLL({a}, {b})"
+    derivatives = ("-onehot({b}){op.per}",)
+
+    def forward(self, input: np.ndarray, target: np.ndarray, weight: Any = None,  # noqa: A002 - PyTorch's names
                 reduction: str = "mean") -> np.ndarray:
-        _check_reduction("nll_loss", reduction)
+        x = input
+        check_reduction("nll_loss", reduction)
+        weight = _class_weights(weight)
         _check_classes("nll_loss", x, target)
         self.shape, self.target, self.reduction = x.shape, target, reduction
         picked = -x[np.arange(x.shape[0]), target]
-        loss, self.scale, self.denominator = _per_class_losses("nll_loss", x, target, weight, picked, reduction)
+        loss, self.scale, self.n = _per_class_losses("nll_loss", x, target, weight, picked, reduction)
         return loss
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -224,7 +278,7 @@ class NLL(Function):
         if self.reduction == "none":
             per_sample = per_sample * g
         else:
-            per_sample = per_sample * (g / self.denominator if self.reduction == "mean" else g)
+            per_sample = per_sample * (g / self.n if self.reduction == "mean" else g)
         grad = np.zeros(self.shape, dtype=g.dtype)
         grad[np.arange(self.shape[0]), self.target] = -per_sample
         return grad, None, None

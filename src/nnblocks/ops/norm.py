@@ -19,6 +19,8 @@ class BatchNorm(Function):
     """``mean``/``var`` are the batch's own statistics when ``training`` (the gradient then flows through them), or
     the running statistics in eval mode (constants)."""
 
+    kind = "norm"
+
     def forward(self, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray = None,
                 var: np.ndarray = None, eps: float = 1e-5, training: bool = True) -> np.ndarray:
         self.batch_stats = training

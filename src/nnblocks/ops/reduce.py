@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.ops.base import Function
+from nnblocks.ops.registry import register
 
 
 def _axes(dim: Any, ndim: int) -> tuple[int, ...]:
@@ -27,8 +28,13 @@ def _expand(g: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     return g if keepdim else np.expand_dims(g, axes)
 
 
+@register("sum")
 class Sum(Function):
     """z = sum_i a_i;  dz/da_i = 1."""
+
+    kind = "reduction"
+    formula = "{z} = sum({a})"
+    derivatives = ("1",)
 
     def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
         self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
@@ -38,8 +44,13 @@ class Sum(Function):
         return np.broadcast_to(_expand(g, self.axes, self.keepdim), self.shape)
 
 
+@register("mean")
 class Mean(Function):
     """z = (1/n) sum_i a_i;  dz/da_i = 1/n."""
+
+    kind = "reduction"
+    formula = "{z} = mean({a})"
+    derivatives = ("1/n",)
 
     def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
         self.shape, self.axes, self.keepdim = a.shape, _axes(dim, a.ndim), keepdim
@@ -51,9 +62,14 @@ class Mean(Function):
         return np.broadcast_to(g, self.shape)
 
 
+@register("max", "amax")
 class Max(Function):
-    """z = max_i a_i;  dz/da_i = 1 for the maximum (split evenly between ties, as torch.amax), 0 elsewhere."""
+    """z = max_i a_i;  dz/da_i = 1 for the maximum (split evenly between ties, as torch.amax), 0 elsewhere.
 
+    The values only, like ``torch.amax``: ``torch.max(x, dim)`` also returns the indices, here ``argmax`` does.
+    """
+
+    kind = "reduction"
     reducer = staticmethod(np.max)
 
     def forward(self, a: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
@@ -67,7 +83,11 @@ class Max(Function):
         return self.winners * (_expand(g, self.axes, self.keepdim) / count.astype(g.dtype))
 
 
+@register("min", "amin")
 class Min(Max):
-    """z = min_i a_i;  dz/da_i = 1 for the minimum (split evenly between ties), 0 elsewhere."""
+    """z = min_i a_i;  dz/da_i = 1 for the minimum (split evenly between ties), 0 elsewhere.
+
+    The values only, like ``torch.amin`` (``argmin`` gives the indices).
+    """
 
     reducer = staticmethod(np.min)

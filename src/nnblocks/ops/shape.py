@@ -1,20 +1,34 @@
-"""Ops that move elements without changing them: reshape, permute, indexing, concatenation.
+"""Ops that move or pick elements without computing new ones: reshape, permute, indexing, concatenation, and the
+elementwise choices where, maximum, minimum, clip.
 
 Their backward moves the gradient back the same way: reshape it back, permute it back, scatter it back to the
-indexed positions (adding where an index was used twice), split it back into the concatenated pieces.
+indexed positions (adding where an index was used twice), split it back into the concatenated pieces, send it to
+whichever input was chosen. ``flatten``, ``unsqueeze``, ``squeeze``, ``transpose`` and ``stack`` are compositions
+of these and carry no backward code of their own.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from nnblocks.errors import ShapeError
-from nnblocks.ops.base import Function, unbroadcast
+from nnblocks.ops.base import Function, as_tensor, unbroadcast
+from nnblocks.ops.registry import register
+from nnblocks.tensor import Tensor
+
+
+def _dim(op: str, dim: int, ndim: int) -> int:
+    """A dimension index checked against ``ndim`` (negative counts from the end), or a ShapeError naming the op."""
+    if not -ndim <= dim < ndim:
+        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % ndim
 
 
 class Reshape(Function):
     """z = a viewed with another shape (same elements, same order);  the gradient is reshaped back."""
+
+    kind = "shape"
 
     def forward(self, a: np.ndarray, shape: tuple[int, ...] = ()) -> np.ndarray:
         self.shape = a.shape
@@ -27,8 +41,48 @@ class Reshape(Function):
         return g.reshape(self.shape)
 
 
+@register("reshape", "view")
+def reshape(a: Any, *shape: Any) -> Tensor:
+    """``a`` with another shape: ``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``, -1 for the one size left to infer."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(a, shape=shape)
+
+
+@register("flatten")
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim into one (``Flatten`` uses start_dim=1 to keep the batch axis)."""
+    if a.ndim == 0:
+        return reshape(a, 1)
+    for d in (start_dim, end_dim):
+        if not -a.ndim <= d < a.ndim:
+            raise ShapeError(f"flatten: dim {d} is out of range for shape {a.shape}")
+    start, end = start_dim % a.ndim, end_dim % a.ndim
+    shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
+    return reshape(a, shape)
+
+
+@register("unsqueeze")
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    """A new axis of size 1 at ``dim``."""
+    dim = _dim("unsqueeze", dim, a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
+
+
+@register("squeeze")
+def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
+    """Without its axes of size 1 (or only ``dim``, when it has size 1)."""
+    if dim is not None:
+        dim = _dim("squeeze", dim, a.ndim or 1)
+    if dim is not None and a.ndim and a.shape[dim] != 1:  # as PyTorch: squeezing an axis of size > 1 changes nothing
+        return reshape(a, a.shape)
+    return reshape(a, np.squeeze(a.data, axis=dim).shape)
+
+
 class Permute(Function):
     """z = a with its axes reordered;  the gradient is permuted by the inverse order."""
+
+    kind = "shape"
 
     def forward(self, a: np.ndarray, dims: tuple[int, ...] = ()) -> np.ndarray:
         if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
@@ -40,10 +94,25 @@ class Permute(Function):
         return np.transpose(g, self.inverse)
 
 
+@register("permute")
+def permute(a: Any, *dims: Any) -> Tensor:
+    """``a`` with its axes in the order ``dims``: ``permute(a, 1, 0)`` or ``permute(a, (1, 0))``."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return Permute.apply(a, dims=dims)
+
+
+@register("transpose")
+def transpose(a: Tensor, dim0: int = 0, dim1: int = 1) -> Tensor:
+    """Swap two axes (PyTorch's ``transpose``; NumPy's full reordering is ``permute``)."""
+    dim0, dim1 = _dim("transpose", dim0, a.ndim), _dim("transpose", dim1, a.ndim)
+    dims = list(range(a.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(a, dims)
+
+
 def _unwrap_index(index: Any) -> Any:
     """Tensors inside an index become their arrays; boolean and integer lists become arrays."""
-    from nnblocks.tensor import Tensor
-
     if isinstance(index, tuple):
         return tuple(_unwrap_index(i) for i in index)
     if isinstance(index, Tensor):
@@ -56,6 +125,8 @@ def _unwrap_index(index: Any) -> Any:
 class GetItem(Function):
     """z = a[index] (ints, slices, integer arrays, boolean masks);  the gradient is scattered back with ``np.add.at``,
     so an element picked twice (``a[[0, 0]]``) receives both gradients."""
+
+    kind = "shape"
 
     def forward(self, a: np.ndarray, index: Any = None) -> np.ndarray:
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
@@ -70,8 +141,16 @@ class GetItem(Function):
         return out
 
 
+@register("getitem", method=False)  # Tensor's a[index]
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """``a[index]``: ints, slices, integer arrays, boolean masks (Tensors among them too)."""
+    return GetItem.apply(a, index=_unwrap_index(index))
+
+
 class Concatenate(Function):
     """z = [a1, a2, ...] joined along ``axis``;  each input's gradient is its slice of the upstream gradient."""
+
+    kind = "shape"
 
     def forward(self, *arrays: np.ndarray, axis: int = 0) -> np.ndarray:
         self.axis = axis
@@ -86,8 +165,25 @@ class Concatenate(Function):
         return tuple(np.split(g, self.splits, axis=self.axis))
 
 
+@register("cat", "concatenate", method=False)
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``)."""
+    if not tensors:
+        raise ShapeError("cat: needs at least one tensor")
+    first = as_tensor(tensors[0])
+    return Concatenate.apply(*tensors, axis=_dim("cat", dim, first.ndim or 1))
+
+
+@register("stack", method=False)
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors along a new axis: each gets a size-1 axis at ``dim``, then they are concatenated."""
+    return cat([unsqueeze(as_tensor(t), dim) for t in tensors], dim=dim)
+
+
 class Where(Function):
     """z = a where condition else b;  dz/da = 1 where condition holds, dz/db = 1 elsewhere."""
+
+    kind = "elementwise"
 
     def forward(self, a: np.ndarray, b: np.ndarray, condition: Any = None) -> np.ndarray:
         self.condition, self.shapes = condition, (a.shape, b.shape)
@@ -100,9 +196,19 @@ class Where(Function):
         return ga, gb
 
 
+@register("where", method=False)
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (the condition carries no gradient)."""
+    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    return Where.apply(as_tensor(a, like), as_tensor(b, like), condition=condition.astype(bool))
+
+
+@register("maximum")
 class Maximum(Function):
     """z = max(a, b) elementwise;  dz/da = 1 where a > b, 0 where a < b, 1/2 at ties (as PyTorch), and the same for b."""
 
+    kind = "elementwise"
     pick = staticmethod(np.maximum)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,22 +223,28 @@ class Maximum(Function):
         return ga, gb
 
 
+@register("minimum")
 class Minimum(Maximum):
     """z = min(a, b) elementwise;  dz/da = 1 where a < b, 0 where a > b, 1/2 at ties."""
 
     pick = staticmethod(np.minimum)
 
 
+@register("clip", "clamp")
 class Clip(Function):
-    """z = min(max(a, lo), hi);  dz/da = 1 inside [lo, hi], 0 where a was clipped."""
+    """z = min(max(a, min), max);  dz/da = 1 inside [min, max], 0 where a was clipped (either bound may be None)."""
 
-    def forward(self, a: np.ndarray, lo: Any = None, hi: Any = None) -> np.ndarray:
+    kind = "elementwise"
+    formula = "{z} = clip({a})"
+    derivatives = ("1[{a} inside the clip range]",)
+
+    def forward(self, a: np.ndarray, min: Any = None, max: Any = None) -> np.ndarray:  # noqa: A002 - PyTorch's names
         self.inside = np.ones(a.shape, dtype=bool)
-        if lo is not None:
-            self.inside &= a >= lo
-        if hi is not None:
-            self.inside &= a <= hi
-        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+        if min is not None:
+            self.inside &= a >= min
+        if max is not None:
+            self.inside &= a <= max
+        return np.clip(a, min, max).astype(a.dtype, copy=False)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         return g * self.inside

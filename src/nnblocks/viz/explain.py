@@ -8,7 +8,8 @@ by hand::
 
 i.e. ``upstream gradient x local derivative = gradient``. The value on the right is what the op's own ``backward``
 returned (so the trace is the engine, not a second implementation); the products on the left are the hand
-derivation, and they add up to it. For a parameter, a central finite difference of the loss follows, with the
+derivation, and they add up to it. Their labels (``h(1-h)``) come from the op's declaration (``formula`` and
+``derivatives``, see ``ops.Function``), their numbers from its ``local_derivatives``: the trace knows no op by name. For a parameter, a central finite difference of the loss follows, with the
 difference between the two. With a batch, every weight's gradient is a sum over the samples, and the line says so.
 
 Indices over axes of length 1 are left out: for one sample, ``h[0]`` is ``h[0, 0]``; for an output layer with one
@@ -21,11 +22,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from nnblocks.tensor import Tensor, enable_grad, no_grad
-from nnblocks.viz.graph import LOSSES, graph_gradients, name_nodes, walk_graph
-
-UNARY = ("Sigmoid", "ReLU", "Tanh", "LeakyReLU", "Exp", "Log", "Sqrt", "Abs", "Neg", "AsType", "Clip")
-BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
+from nnblocks.autograd import enable_grad, no_grad
+from nnblocks.errors import InvalidArgumentError
+from nnblocks.tensor import Tensor
+from nnblocks.viz.graph import graph_gradients, name_nodes, walk_graph
 
 
 @dataclass
@@ -144,67 +144,38 @@ def _sum(symbol: str, pairs: list[tuple[float, float]], up: str, local: str, sho
     return f"sum_{symbol} {up} x {local} = " + " + ".join(parts) + more
 
 
-# ---- local-derivative formulas, per op kind ------------------------------------------------------------------------
-def _local_label(op: str, a: str, z: str, fn: Any) -> str:
-    """The local derivative dz/da of a one-input elementwise op, in the names of this graph."""
-    return {
-        "Sigmoid": f"{z}(1-{z})", "Tanh": f"(1-{z}^2)", "ReLU": f"1[{a}>0]",
-        "LeakyReLU": f"(1 if {a}>0 else {getattr(fn, 'slope', 0.01)})", "Exp": z, "Log": f"1/{a}",
-        "Sqrt": f"1/(2 {z})", "Abs": f"sign({a})", "Neg": "-1", "AsType": "1", "Clip": f"1[{a} inside the clip range]",
-    }.get(op, "dz/da")
+# ---- what an op declares, in the names of this graph ---------------------------------------------------------------
+def _names(fn: Any, out: str, ins: list[str]) -> dict[str, Any]:
+    """The values of the placeholders in an op's ``formula`` and ``derivatives`` (see ``Function``)."""
+    a, b, c = (ins + ["a", "b", "c"][len(ins):])[:3]
+    return {"z": out, "a": a, "b": b, "c": c, "op": fn, "i": ""}
 
 
-def _loss_label(fn: Any, p: str, y: str, n: int) -> str:
-    per = f"/{n}" if getattr(fn, "reduction", "mean") == "mean" else ""
-    return {
-        "MSE": f"2({p}-{y}){per}", "L1": f"sign({p}-{y}){per}", "BCE": f"({p}-{y})/({p}(1-{p})){per}",
-        "BCEWithLogits": f"(sigmoid({p})-{y}){per}", "CrossEntropy": f"(softmax({p})-onehot({y})){per}",
-        "NLL": f"-onehot({y}){per}",
-    }[fn.name]
+def _formula(fn: Any, names: dict[str, Any], ins: list[str]) -> str:
+    """One line: the op and its local derivatives, from its declaration (its docstring when it declares none)."""
+    if fn.formula is None:
+        doc = (type(fn).__doc__ or fn.name).strip().splitlines()[0]
+        return f"{names['z']} = {fn.name.lower()}({', '.join(ins)});  {doc}"
+    local = [f"d{names['z']}/d{name} = {label.format(**names)}"
+             for name, label in zip(ins, fn.derivatives) if label is not None]
+    return fn.formula.format(**names) + (";  " + ", ".join(local) if local else "")
 
 
-def _count(fn: Any) -> Any:
-    """The n a 'mean' loss divides by: the number of samples for (N, C) class losses, else of elements."""
-    n = getattr(fn, "denominator", None)
-    if n is None:
-        n = fn.parents[0].data.size
-    return f"{float(n):g}"
+@dataclass
+class _Op:
+    """One op of the graph as its rows need it: the op, its output, dL/d(output), names, local derivatives."""
 
-
-def _formula(fn: Any, out: str, ins: list[str]) -> str:
-    """A one-line statement of the op and its local derivatives (the op's docstring for kinds without an entry)."""
-    a = ins[0] if ins else "a"
-    b = ins[1] if len(ins) > 1 else "b"
-    name = fn.name
-    if name == "Linear":
-        bias = f" + {ins[2]}" if len(ins) > 2 else ""
-        return (f"{out} = {a} {b}^T{bias};  d{out}[i]/d{b}[i,j] = {a}[j],  d{out}[i]/d{ins[2] if bias else 'b'}[i] = 1,"
-                f"  d{out}[i]/d{a}[j] = {b}[i,j]")
-    if name in UNARY:
-        return f"{out} = {name.lower()}({a});  d{out}/d{a} = {_local_label(name, a, out, fn)}"
-    if name in LOSSES:
-        return f"{out} = {name}({a}, {b});  d{out}/d{a} = {_loss_label(fn, a, b, _count(fn))}"
-    table = {
-        "Add": f"{out} = {a} + {b};  d{out}/d{a} = 1, d{out}/d{b} = 1",
-        "Sub": f"{out} = {a} - {b};  d{out}/d{a} = 1, d{out}/d{b} = -1",
-        "Mul": f"{out} = {a} * {b};  d{out}/d{a} = {b}, d{out}/d{b} = {a}",
-        "Div": f"{out} = {a} / {b};  d{out}/d{a} = 1/{b}, d{out}/d{b} = -{a}/{b}^2",
-        "Pow": f"{out} = {a}^{b};  d{out}/d{a} = {b} {a}^({b}-1), d{out}/d{b} = {out} ln {a}",
-        "MatMul": f"{out} = {a} @ {b};  dL/d{a} = dL/d{out} @ {b}^T,  dL/d{b} = {a}^T @ dL/d{out}",
-        "Sum": f"{out} = sum({a});  d{out}/d{a} = 1",
-        "Mean": f"{out} = mean({a});  d{out}/d{a} = 1/n",
-    }
-    if name in table:
-        return table[name]
-    doc = (type(fn).__doc__ or name).strip().splitlines()[0]
-    return f"{out} = {name.lower()}({', '.join(ins)});  {doc}"
+    fn: Any
+    out: Tensor
+    g: np.ndarray
+    names: dict[str, Any]
+    local: tuple[Any, ...] = ()
 
 
 # ---- one op's rows -------------------------------------------------------------------------------------------------
 class _Tracer:
     def __init__(self, names: dict[int, str], grads: dict[int, np.ndarray], max_elements: int) -> None:
         self.names, self.grads, self.cap = names, grads, max_elements
-        self._locals: dict[tuple[int, int], np.ndarray] = {}
 
     def n(self, t: Tensor) -> str:
         return self.names[id(t)]
@@ -212,14 +183,13 @@ class _Tracer:
     def step(self, out: Tensor) -> Step:
         fn = out.grad_fn
         ins = [self.n(p) for p in fn.parents]
-        g = self.grads[id(out)]
-        input_grads = fn.backward(g)
+        op = _Op(fn, out, self.grads[id(out)], _names(fn, self.n(out), ins))
+        input_grads = fn.backward(op.g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        title = f"{self.n(out)} = {fn.name.lower()}({', '.join(ins)})"
-        step = Step(title, _formula(fn, self.n(out), ins), [])
+        step = Step(f"{self.n(out)} = {fn.name.lower()}({', '.join(ins)})", _formula(fn, op.names, ins), [])
         # weights before the input, so a layer's lines end with the gradient that the next step starts from
-        order = [1, 2, 0] if fn.name == "Linear" else range(len(fn.parents))
+        order = [1, 2, 0] if fn.kind == "linear" else range(len(fn.parents))
         for k in order:
             if k >= len(fn.parents) or k >= len(input_grads):
                 continue
@@ -227,43 +197,36 @@ class _Tracer:
             if pg is None or not parent.requires_grad:
                 continue
             pg = np.asarray(pg)
-            handler = self._handler(fn, out, parent, k)
-            elements = list(np.ndindex(*parent.shape)) if handler is not None else []
-            for index in elements[: self.cap]:
-                step.rows.append(handler(fn, out, parent, k, g, pg, index))
-            step.hidden += max(0, len(elements) - self.cap)
-            if handler is None:  # no per-element derivation for this op kind: the whole gradient, honestly labelled
+            handler = self._handler(op, parent, k)
+            if handler is None:  # no per-element derivation for this op: the whole gradient, honestly labelled
                 step.rows.append(Row(f"dL/d{self.n(parent)}", f"dL/d{self.n(out)} pulled back through {fn.name}", pg,
                                      target=parent))
+                continue
+            if not op.local:
+                op.local = fn.local_derivatives(np.ones_like(op.g))
+            elements = list(np.ndindex(*parent.shape))
+            for index in elements[: self.cap]:
+                step.rows.append(handler(op, parent, k, pg, index))
+            step.hidden += max(0, len(elements) - self.cap)
         return step
 
-    def _local(self, fn: Any, k: int, g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """The local derivative d(out)/d(input k), elementwise: the op's own backward applied to ones."""
-        key = (id(fn), k)
-        if key not in self._locals:
-            local = fn.backward(np.ones_like(g))
-            local = np.asarray(local[k] if isinstance(local, tuple) else local)
-            self._locals[key] = np.broadcast_to(local, shape)
-        return self._locals[key]
+    def _handler(self, op: _Op, parent: Tensor, k: int) -> Callable | None:
+        """How input k's rows are derived: a sum over the contracted index (linear, matmul), one product per element
+        (an op that declares the local derivative and whose output element k depends on one element of input k), or
+        None: the whole gradient in one line."""
+        fn, out = op.fn, op.out
+        if fn.kind == "linear":
+            return self._linear if out.ndim >= 1 else None
+        if fn.kind == "matmul":
+            return self._matmul if out.ndim == 2 and all(p.ndim == 2 for p in fn.parents) else None
+        declared = k < len(fn.derivatives) and fn.derivatives[k] is not None
+        return self._elementwise if declared and (op.g.size == 1 or parent.shape == out.shape) else None
 
-    def _handler(self, fn: Any, out: Tensor, parent: Tensor, k: int) -> Callable | None:
-        name = fn.name
-        if name == "Linear" and out.ndim >= 1:
-            return self._linear
-        if name == "MatMul" and out.ndim == 2 and all(p.ndim == 2 for p in fn.parents):
-            return self._matmul
-        if name in UNARY or (name in BINARY and parent.shape == out.shape) or (name in LOSSES and k == 0):
-            return self._elementwise
-        if name in ("Sum", "Mean") and out.data.size == 1:
-            return self._elementwise
-        return None
-
-    def _linear(self, fn: Any, out: Tensor, parent: Tensor, k: int, g: np.ndarray, pg: np.ndarray,
-                index: tuple[int, ...]) -> Row:
-        x_t, w_t = fn.parents[0], fn.parents[1]
-        z, x, W = self.n(out), self.n(x_t), self.n(w_t)
-        x2 = fn.x.reshape(-1, fn.x.shape[-1])
-        g2 = g.reshape(-1, g.shape[-1])
+    def _linear(self, op: _Op, parent: Tensor, k: int, pg: np.ndarray, index: tuple[int, ...]) -> Row:
+        z, x, W = op.names["z"], op.names["a"], op.names["b"]
+        w, x_values = op.local[0], op.local[1]  # dz[n,i]/dx[n,j] = W[i,j], dz[n,i]/dW[i,j] = x[n,j]
+        x2 = x_values.reshape(-1, x_values.shape[-1])
+        g2 = op.g.reshape(-1, op.g.shape[-1])
         m = g2.shape[0]
         zs, xs = g2.shape, x2.shape
         value = float(pg[index])
@@ -283,7 +246,6 @@ class _Tracer:
                 expr = _sum(f"n (over the {m} samples)", terms, f"dL/d{z}{_batch_ix(zs, i)}", "1")
         else:  # dL/dx[n,j] = sum_i dL/dz[n,i] x W[i,j]
             n, j = np.unravel_index(np.ravel_multi_index(index, parent.shape), xs)
-            w = fn.w
             terms = [(float(g2[n, i]), float(w[i, j])) for i in range(w.shape[0])]
             if w.shape[0] == 1:
                 expr = _product(f"dL/d{z}{_ix(zs, (n, 0))}", terms[0][0], f"{W}{_ix(w.shape, (0, j))}", terms[0][1])
@@ -292,42 +254,29 @@ class _Tracer:
                 expr = _sum("i", terms, up, f"{W}[i,{j}]")
         return Row(f"dL/d{self.n(parent)}{_ix(parent.shape, index)}", expr, value, terms, parent, index)
 
-    def _matmul(self, fn: Any, out: Tensor, parent: Tensor, k: int, g: np.ndarray, pg: np.ndarray,
-                index: tuple[int, ...]) -> Row:
-        a_t, b_t = fn.parents
-        z, A, B = self.n(out), self.n(a_t), self.n(b_t)
+    def _matmul(self, op: _Op, parent: Tensor, k: int, pg: np.ndarray, index: tuple[int, ...]) -> Row:
+        z, A, B, g = op.names["z"], op.names["a"], op.names["b"], op.g
+        b, a = op.local  # dZ[i,j]/dA[i,p] = B[p,j], dZ[i,j]/dB[p,j] = A[i,p]
         if k == 0:  # dL/dA[i,p] = sum_j dL/dZ[i,j] x B[p,j]
             i, p = index
-            terms = [(float(g[i, j]), float(fn.b[p, j])) for j in range(g.shape[1])]
+            terms = [(float(g[i, j]), float(b[p, j])) for j in range(g.shape[1])]
             expr = _sum("j", terms, f"dL/d{z}[{i},j]", f"{B}[{p},j]")
         else:  # dL/dB[p,j] = sum_i dL/dZ[i,j] x A[i,p]
             p, j = index
-            terms = [(float(g[i, j]), float(fn.a[i, p])) for i in range(g.shape[0])]
+            terms = [(float(g[i, j]), float(a[i, p])) for i in range(g.shape[0])]
             expr = _sum("i", terms, f"dL/d{z}[i,{j}]", f"{A}[i,{p}]")
         return Row(f"dL/d{self.n(parent)}[{index[0]},{index[1]}]", expr, float(pg[index]), terms, parent, index)
 
-    def _elementwise(self, fn: Any, out: Tensor, parent: Tensor, k: int, g: np.ndarray, pg: np.ndarray,
-                     index: tuple[int, ...]) -> Row:
-        local = self._local(fn, k, g, parent.shape)
-        up = np.broadcast_to(g, parent.shape) if g.size == 1 else g
-        z, a = self.n(out), self.n(parent)
-        name = fn.name
-        if name in LOSSES:
-            label = _loss_label(fn, a, self.n(fn.parents[1]), _count(fn))
-        elif name in UNARY:
-            label = _local_label(name, a, z, fn)
-        elif name in BINARY:
-            other = self.n(fn.parents[1 - k])
-            label = {"Add": "1", "Sub": "1" if k == 0 else "-1", "Mul": f"{other}{_ix(parent.shape, index)}",
-                     "Div": f"1/{other}" if k == 0 else f"-{other}/{a}^2",
-                     "Pow": f"{other} {a}^({other}-1)" if k == 0 else f"{z} ln {other}"}[name]
-        else:
-            label = "1/n" if name == "Mean" else "1"
+    def _elementwise(self, op: _Op, parent: Tensor, k: int, pg: np.ndarray, index: tuple[int, ...]) -> Row:
+        g = op.g
+        local = np.broadcast_to(np.asarray(op.local[k]), parent.shape)
+        up = np.broadcast_to(g.reshape(()), parent.shape) if g.size == 1 else g  # a loss or a sum: one number
+        label = op.fn.derivatives[k].format(**{**op.names, "i": _ix(parent.shape, index)})
         up_index = () if g.size == 1 else index
-        up_label = f"dL/d{z}{_ix(g.shape, up_index) if up_index else ''}"
+        up_label = f"dL/d{op.names['z']}{_ix(g.shape, up_index) if up_index else ''}"
         terms = [(float(up[index]), float(local[index]))]
         expr = _product(up_label, terms[0][0], label, terms[0][1])
-        return Row(f"dL/d{a}{_ix(parent.shape, index)}", expr, float(pg[index]), terms, parent, index)
+        return Row(f"dL/d{self.n(parent)}{_ix(parent.shape, index)}", expr, float(pg[index]), terms, parent, index)
 
 
 # ---- the public function -------------------------------------------------------------------------------------------
@@ -349,7 +298,7 @@ def explain(loss: Tensor | Callable[[], Tensor], params: Mapping[str, Tensor] | 
         with enable_grad():
             loss = loss()
     if not isinstance(loss, Tensor):
-        raise TypeError(
+        raise InvalidArgumentError(
             f"explain: expected a scalar loss Tensor or a function returning one, got {type(loss).__name__}")
     order = walk_graph(loss)
     grads = graph_gradients(loss, order)

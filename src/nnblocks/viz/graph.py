@@ -16,13 +16,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from nnblocks.errors import BackwardError
-from nnblocks.tensor import Tensor, backpropagate, topological_order
+from nnblocks.autograd import backpropagate, topological_order
+from nnblocks.errors import BackwardError, InvalidArgumentError
+from nnblocks.tensor import Tensor
 from nnblocks.viz.figures import new_figure, save_figure
 
 BIG_GRAPH = 60  # nodes above which labels shrink to one word and the figure stops growing
-ACTIVATIONS = ("Sigmoid", "ReLU", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax")
-LOSSES = ("MSE", "L1", "BCE", "BCEWithLogits", "CrossEntropy", "NLL")
 
 
 def walk_graph(root: Tensor) -> list[Tensor]:
@@ -31,7 +30,7 @@ def walk_graph(root: Tensor) -> list[Tensor]:
     An iterative depth-first search, so a graph thousands of ops deep raises no RecursionError.
     """
     if not isinstance(root, Tensor):
-        raise TypeError(f"walk_graph: expected a nnblocks Tensor, got {type(root).__name__}")
+        raise InvalidArgumentError(f"walk_graph: expected a nnblocks Tensor, got {type(root).__name__}")
     order = topological_order(root)
     for node in order:
         _check_not_freed(node)
@@ -66,36 +65,37 @@ def name_nodes(order: list[Tensor], params: Mapping[str, Tensor] | None = None) 
 
     The k-th linear layer (counted from the input) computes ``z{k}`` from ``W{k}`` and ``b{k}``; activations give
     ``h{k}`` (just ``h`` when there is one); the loss is ``L``, its prediction ``y_hat`` and its target ``y``; the
-    first layer's data input is ``x``. A tensor's own ``.name`` wins over all of these; ``params`` (e.g.
-    ``dict(model.named_parameters())``) names the leaves that no layer pattern names.
+    first layer's data input is ``x``. Which op is which comes from each op's ``kind`` (see ``ops.Function``).
+    A tensor's own ``.name`` wins over all of these; ``params`` (e.g. ``dict(model.named_parameters())``) names the
+    leaves that no layer pattern names.
     """
     names: dict[int, str] = {}
     param_names = {id(t): n for n, t in (params or {}).items()}
-    n_act = sum(1 for t in order if t.grad_fn is not None and t.grad_fn.name in ACTIVATIONS)
+    n_act = sum(1 for t in order if t.grad_fn is not None and t.grad_fn.kind == "activation")
     linear_k = act_k = const_k = 0
     counts: dict[str, int] = {}
     for t in order:
         fn = t.grad_fn
         if fn is None:
             continue
-        if fn.name in ("Linear", "MatMul"):
+        if fn.kind in ("linear", "matmul"):
             linear_k += 1
             names.setdefault(id(t), f"z{linear_k}")
-            if fn.name == "Linear":
+            if fn.kind == "linear":
                 for parent, sym in zip(fn.parents, ("x", "W", "b")):
                     if sym == "x":
                         if linear_k == 1 and parent.grad_fn is None and not parent.requires_grad:
                             names.setdefault(id(parent), "x")
                     elif parent.grad_fn is None:
                         names.setdefault(id(parent), f"{sym}{linear_k}")
-        elif fn.name in ACTIVATIONS:
+        elif fn.kind == "activation":
             act_k += 1
             names.setdefault(id(t), "h" if n_act == 1 else f"h{act_k}")
         else:
             counts[fn.name] = counts.get(fn.name, 0) + 1
             names.setdefault(id(t), f"{fn.name.lower()}{counts[fn.name]}")
     root = order[-1] if order else None
-    if root is not None and root.grad_fn is not None and root.grad_fn.name in LOSSES:
+    if root is not None and root.grad_fn is not None and root.grad_fn.kind == "loss":
         names[id(root)] = "L"
         parents = root.grad_fn.parents
         names[id(parents[0])] = "y_hat"

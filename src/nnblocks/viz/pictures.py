@@ -17,11 +17,12 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from nnblocks.errors import InvalidValueError, ShapeError
+from nnblocks.nn.layers import Activation, Linear
 from nnblocks.tensor import Tensor, no_grad
 from nnblocks.train.callbacks import Callback
 from nnblocks.viz.figures import new_figure, save_figure
 
-ACTIVATION_MODULES = ("ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax")
 CLASS_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -45,7 +46,7 @@ def _dtype(model: Any) -> np.dtype:
 def _check_2d(X: np.ndarray, who: str) -> np.ndarray:
     X = np.asarray(X.data if isinstance(X, Tensor) else X)
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"{who}: needs 2-D inputs of shape (n, 2) to draw on the plane, got shape {X.shape}")
+        raise ShapeError(f"{who}: needs 2-D inputs of shape (n, 2) to draw on the plane, got shape {X.shape}")
     return X
 
 
@@ -134,16 +135,16 @@ def plot_decision_boundary(model: Any, X: Any, y: Any = None, path: str | Path |
 
 
 def _first_hidden_layer(model: Any) -> tuple[Any, str]:
-    """The module whose outputs are the first hidden layer's activations: the activation right after the first
-    Linear when there is one, else the Linear itself (pre-activations)."""
+    """The module whose outputs are the first hidden layer's activations: the activation module (any registered
+    activation, see ``nn.Activation``) right after the first Linear when there is one, else the Linear itself."""
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
     for k, (name, module) in enumerate(leaves):
-        if type(module).__name__ == "Linear":
-            if k + 1 < len(leaves) and type(leaves[k + 1][1]).__name__ in ACTIVATION_MODULES:
+        if isinstance(module, Linear):
+            if k + 1 < len(leaves) and isinstance(leaves[k + 1][1], Activation):
                 after = leaves[k + 1]
                 return after[1], f"{after[0]} ({type(after[1]).__name__} of {name})"
             return module, f"{name} (pre-activation)"
-    raise ValueError(f"plot_activation_maps: {type(model).__name__} has no Linear layer")
+    raise InvalidValueError(f"plot_activation_maps: {type(model).__name__} has no Linear layer")
 
 
 def plot_activation_maps(model: Any, X: Any = None, y: Any = None, path: str | Path | None = None,
@@ -213,20 +214,21 @@ def plot_weight_histograms(model: Any, path: str | Path | None = None, bins: int
     panels = [(f"{name} {'x'.join(map(str, p.shape))}", np.asarray(p.data), "")
               for name, p in model.named_parameters() if p.ndim >= 2 or include_bias]
     if not panels:
-        raise ValueError(f"plot_weight_histograms: {type(model).__name__} has no weight matrices")
+        raise InvalidValueError(f"plot_weight_histograms: {type(model).__name__} has no weight matrices")
     fig = _histogram_grid(panels, bins, "weights per layer")
     if path is not None:
         save_figure(fig, path)
     return fig
 
 
-def layer_activations(model: Any, X: Any, kinds: Sequence[str] = ACTIVATION_MODULES) -> dict[str, np.ndarray]:
-    """The outputs of every leaf module whose class is in ``kinds`` (default: the activations), by module name,
-    from one forward pass of ``X`` (forward hooks, eval mode, no_grad). Falls back to Linear outputs when the model
-    has no activation module."""
+def layer_activations(model: Any, X: Any, kinds: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The outputs of every leaf module whose class name is in ``kinds`` (default: every activation module), by
+    module name, from one forward pass of ``X`` (forward hooks, eval mode, no_grad). Falls back to Linear outputs
+    when the model has none of them."""
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
-    chosen = [(n, m) for n, m in leaves if type(m).__name__ in kinds] or \
-             [(n, m) for n, m in leaves if type(m).__name__ == "Linear"]
+    chosen = [(n, m) for n, m in leaves
+              if (isinstance(m, Activation) if kinds is None else type(m).__name__ in kinds)] or \
+             [(n, m) for n, m in leaves if isinstance(m, Linear)]
     found: dict[str, np.ndarray] = {}
     handles = [m.register_forward_hook(lambda mod, i, o, name=n: found.__setitem__(name, np.asarray(o.data)))
                for n, m in chosen]
@@ -258,7 +260,8 @@ def plot_activation_histograms(model: Any, X: Any, path: str | Path | None = Non
             note = ""
         panels.append((f"{name} ({kind})", a, note))
     if not panels:
-        raise ValueError(f"plot_activation_histograms: found no activation or Linear layer in {type(model).__name__}")
+        raise InvalidValueError(f"plot_activation_histograms: found no activation or Linear layer in "
+                                f"{type(model).__name__}")
     fig = _histogram_grid(panels, bins, f"activations per layer on {len(np.asarray(X))} samples")
     if path is not None:
         save_figure(fig, path)
@@ -272,7 +275,7 @@ class BoundarySnapshots(Callback):
 
     def __init__(self, every: int = 1, max_snapshots: int = 40) -> None:
         if every < 1 or max_snapshots < 2:
-            raise ValueError(f"BoundarySnapshots: every must be >= 1 and max_snapshots >= 2, got {every}, "
+            raise InvalidValueError(f"BoundarySnapshots: every must be >= 1 and max_snapshots >= 2, got {every}, "
                              f"{max_snapshots}")
         self.every, self.max_snapshots = every, max_snapshots
         self.states: list[dict[str, np.ndarray]] = []
@@ -308,14 +311,15 @@ def animate_decision_boundary(model: Any, states: Sequence[Mapping[str, Any]] | 
         states = states.states
     states = list(states)
     if not states:
-        raise ValueError("animate_decision_boundary: no states to animate (did the snapshot callback run?)")
+        raise InvalidValueError("animate_decision_boundary: no states to animate (did the snapshot callback run?)")
     if titles is not None and len(titles) != len(states):
-        raise ValueError(f"animate_decision_boundary: {len(titles)} titles for {len(states)} states")
+        raise InvalidValueError(f"animate_decision_boundary: {len(titles)} titles for {len(states)} states")
     pick = np.unique(np.linspace(0, len(states) - 1, min(max_frames, len(states))).round().astype(int))
     X = _check_2d(X, "animate_decision_boundary")
     path = Path(path)
     if path.suffix.lower() != ".gif":
-        raise ValueError(f"animate_decision_boundary: writes a GIF, so path must end in .gif, got {str(path)!r}")
+        raise InvalidValueError(f"animate_decision_boundary: writes a GIF, so path must end in .gif, "
+                                f"got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     original = model.state_dict()
     fig = new_figure((size, size))
