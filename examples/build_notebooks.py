@@ -122,7 +122,7 @@ Gradient descent: `w <- w - lr * dL/dw`, repeated. The 2-3-1 network with `lr = 
 differences, as in the chapter):"""),
     ("code", """from nnblocks.viz.curves import learning_rate_study_figure, loss_curve_figure
 
-history = F.train(x, y, weights, lr=F.NETWORK_LR, epochs=F.NETWORK_EPOCHS)
+history = F.gradient_descent(x, y, weights, lr=F.NETWORK_LR, epochs=F.NETWORK_EPOCHS)
 print(f"loss {history.losses[0]:.6f} -> {history.final_loss:.6f} after {history.epochs} epochs")
 loss_curve_figure({"forward difference": history.losses}, title="2-3-1 network, lr 0.01")"""),
     ("md", """The chapter's learning-rate study: one linear neuron `y = W x + b` fitting `y = 3x` from `W = b = 0`, for 10
@@ -130,7 +130,7 @@ epochs at three learning rates, with the chapter's forward differences and, for 
 Too small crawls, a good one converges, too large overshoots further at every step and diverges."""),
     ("code", """def neuron_run(lr, method):
     xs, ys, ws = F.linear_neuron()
-    h = F.train(xs, ys, ws, lr=lr, epochs=F.STUDY_EPOCHS, method=method)
+    h = F.gradient_descent(xs, ys, ws, lr=lr, epochs=F.STUDY_EPOCHS, method=method)
     return {"W": [float(np.ravel(step[0])[0]) for step in h.weights],
             "b": [float(np.ravel(step[1])[0]) for step in h.weights],
             "loss": list(h.losses) + [float(h.final_loss)]}

@@ -36,7 +36,7 @@ from nnblocks.fundamentals import (
     softmax_jacobian,
     tanh,
     tanh_grad,
-    train,
+    gradient_descent,
     update_weights,
 )
 
@@ -402,7 +402,7 @@ def chapter_update_weights(inputs, outputs, weights, lr):
 @pytest.mark.parametrize("precision", ["chapter", "float32"])
 def test_faithful_training_reproduces_the_chapter_bit_for_bit(data, lr, epochs, precision):
     x, y, w = data(precision)
-    history = train(x, y, w, lr, epochs)
+    history = gradient_descent(x, y, w, lr, epochs)
     reference, losses = w, []
     for _ in range(epochs):
         reference, loss = chapter_update_weights(x, y, reference, lr)
@@ -415,8 +415,8 @@ def test_faithful_training_reproduces_the_chapter_bit_for_bit(data, lr, epochs, 
 
 
 def test_faithful_training_is_deterministic():
-    a = train(*network_231(), lr=0.01, epochs=100)
-    b = train(*network_231(), lr=0.01, epochs=100)
+    a = gradient_descent(*network_231(), lr=0.01, epochs=100)
+    b = gradient_descent(*network_231(), lr=0.01, epochs=100)
     assert a.losses.tobytes() == b.losses.tobytes()
     for wa, wb in zip(a.weights, b.weights):
         assert all(u.tobytes() == v.tobytes() for u, v in zip(wa, wb))
@@ -468,7 +468,7 @@ def test_update_weights_contract():
 @pytest.mark.parametrize("method", ["forward", "central", "chain"])
 def test_train_history(method):
     x, y, w = network_231()
-    h = train(x, y, w, lr=0.01, epochs=5, method=method)
+    h = gradient_descent(x, y, w, lr=0.01, epochs=5, method=method)
     assert h.epochs == 5 and len(h.losses) == 5 and len(h.weights) == 6 and len(h.gradients) == 5
     assert all(np.array_equal(a, b) for a, b in zip(h.weights[0], w))
     assert np.all(np.diff(h.losses) < 0) and h.final_loss < h.losses[-1]
@@ -478,7 +478,7 @@ def test_train_history(method):
 def test_train_stops_on_a_non_finite_loss():
     x, y, w = linear_neuron("float64")
     with pytest.raises(ValueError, match="epoch"):
-        train(x, y, w, lr=10.0, epochs=200, method="chain")
+        gradient_descent(x, y, w, lr=10.0, epochs=200, method="chain")
 
 
 def test_fundamentals_import_nothing_else_from_nnblocks():

@@ -276,7 +276,7 @@ def test_chapter_network_engine_gradients_equal_the_hand_chain_rule_in_float64()
 
 def test_chapter_network_100_epochs_of_sgd_equal_the_hand_training_in_float64():
     x, y, weights = fundamentals.network_231("float64")
-    history = fundamentals.train(x, y, weights, lr=0.01, epochs=100, method="chain")
+    history = fundamentals.gradient_descent(x, y, weights, lr=0.01, epochs=100, method="chain")
     model = chapter_network(np.float64)
     opt = optim.SGD(model.parameters(), lr=0.01)
     losses = []

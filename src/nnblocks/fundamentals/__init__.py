@@ -9,10 +9,10 @@
 
 A first session::
 
-    from nnblocks.fundamentals import network_231, feed_forward, train
+    from nnblocks.fundamentals import network_231, feed_forward, gradient_descent
     x, y, w = network_231()
     feed_forward(x, y, w)                 # 0.33455009, the chapter's initial loss
-    trajectory = train(x, y, w, lr=0.01, epochs=100)
+    trajectory = gradient_descent(x, y, w, lr=0.01, epochs=100)
     trajectory.losses[-1], trajectory.final_loss
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ from nnblocks.fundamentals.losses import (
     mse_grad,
 )
 from nnblocks.fundamentals.network import feed_forward, forward_layers, init_weights, layer_sizes, predict
-from nnblocks.fundamentals.training import METHODS, Trajectory, train, update_weights
+from nnblocks.fundamentals.training import METHODS, Trajectory, gradient_descent, update_weights
 
 __all__ = [
     "DEFAULT_STEP",
@@ -96,6 +96,6 @@ __all__ = [
     "softmax_jacobian",
     "tanh",
     "tanh_grad",
-    "train",
+    "gradient_descent",
     "update_weights",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from nnblocks.fundamentals.gradients import DEFAULT_STEP, chain_rule_gradients, finite_difference_gradients
 from nnblocks.fundamentals.network import feed_forward, layer_sizes
 
-__all__ = ["METHODS", "Trajectory", "train", "update_weights"]
+__all__ = ["METHODS", "Trajectory", "gradient_descent", "update_weights"]
 
 METHODS = ("forward", "central", "chain")
 
@@ -90,7 +90,7 @@ class Trajectory:
         return self.weights[-1]
 
 
-def train(
+def gradient_descent(
     inputs: object,
     outputs: object,
     weights: Sequence[np.ndarray],

@@ -30,7 +30,7 @@ from nnblocks.fundamentals import (
     finite_difference_gradients,
     linear_neuron,
     network_231,
-    train,
+    gradient_descent,
 )
 
 NETWORK_NAMES = ["W1", "b1", "W2", "b2"]
@@ -116,7 +116,7 @@ def run_experiment(
     """Train on ``data`` with ``method``, compare the finite difference with the chain rule at every step, and rerun
     with the chain rule."""
     x, y, w0 = data
-    history = train(x, y, w0, lr, epochs, method, h=h)
+    history = gradient_descent(x, y, w0, lr, epochs, method, h=h)
     scheme = method if method in ("forward", "central") else "forward"
     comparisons = []
     for epoch in range(history.epochs):
@@ -124,7 +124,7 @@ def run_experiment(
         fd = history.gradients[epoch] if method != "chain" else finite_difference_gradients(x, y, weights, h, scheme)
         comparisons.append(compare_with_chain_rule(x, y, weights, fd, names, epoch, h, tolerance,
                                                    history.losses[epoch], scheme, trains_with_fd=method != "chain"))
-    chain = history if method == "chain" else train(x, y, w0, lr, epochs, "chain", h=h)
+    chain = history if method == "chain" else gradient_descent(x, y, w0, lr, epochs, "chain", h=h)
     return RunResult(label, names, precision, method, history, comparisons, chain)
 
 
