@@ -195,3 +195,25 @@ def test_dropout_functional_scales_survivors_and_one_hot():
         F.one_hot(nb.tensor([0.5]))
     with pytest.raises(InvalidValueError, match=r"\[0, 2\)"):
         F.one_hot(nb.tensor([3]), 2)
+
+
+# ---- summary (the torchsummary stand-in) ------------------------------------------------------------------------------
+def test_summary_table_counts_and_leaves_the_model_as_it_was(capsys):
+    from nnblocks.utils import summary
+
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Sequential(nn.Linear(8, 1), nn.BatchNorm1d(1)))
+    before = model.state_dict()
+    result = summary(model, nb.zeros(1, 2))
+    printed = capsys.readouterr().out
+    assert printed.strip() == str(result)
+    rows = [line.split() for line in printed.splitlines()]
+    assert ["├─Linear:", "1-1", "[-1,", "8]", "24"] in rows
+    assert ["├─ReLU:", "1-2", "[-1,", "8]", "--"] in rows
+    assert ["|", "├─BatchNorm1d:", "2-2", "[-1,", "1]", "2"] in rows
+    assert "Total params: 35" in printed and "Non-trainable params: 0" in printed
+    assert result.total_params == 35 == 2 * 8 + 8 + 8 + 1 + 2
+    assert model.training and model[2][1].training  # modes restored, running statistics untouched
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    assert summary(model, (2,), print_table=False).trainable_params == 35
+    assert capsys.readouterr().out == ""
