@@ -46,7 +46,7 @@ def rows(n=10):
     return nb.tensor(np.arange(n * 4, dtype=np.uint8).reshape(n, 2, 2)), nb.tensor(np.arange(n) % 3)
 
 
-# ---- default_collate: PyTorch's rules ---------------------------------------------------------------------------------
+# ---- default_collate: PyTorch's rules --------------------------------------------------------------------------------
 CASES = {
     "python ints -> int64": [1, 2, 3],
     "python floats -> float64": [1.0, 2.5],
@@ -158,7 +158,7 @@ def test_loader_matches_pytorch_for_a_per_item_dataset():
         np.testing.assert_array_equal(ya.data, yb.numpy())
 
 
-# ---- DataLoader's PyTorch arguments -----------------------------------------------------------------------------------
+# ---- DataLoader's PyTorch arguments ----------------------------------------------------------------------------------
 def test_collate_fn_sees_the_samples_even_for_a_tensor_dataset():
     X = np.arange(12, dtype=np.float32).reshape(6, 2)
     calls = []
@@ -230,7 +230,7 @@ def test_iterable_dataset_is_batched_in_its_order():
         DataLoader(Count(), shuffle=True)
 
 
-# ---- random_split, ConcatDataset, Subset ------------------------------------------------------------------------------
+# ---- random_split, ConcatDataset, Subset -----------------------------------------------------------------------------
 def test_random_split_and_concat():
     ds = TensorDataset(np.arange(10))
     parts = random_split(ds, [0.7, 0.3], generator=0)

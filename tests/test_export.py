@@ -156,7 +156,7 @@ def test_what_cannot_be_converted_says_what_to_do():
         from_torch(nn.Linear(2, 2))
 
 
-# ---- ONNX -------------------------------------------------------------------------------------------------------------
+# ---- ONNX ------------------------------------------------------------------------------------------------------------
 def ort_run(path, x):
     ort = pytest.importorskip("onnxruntime")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

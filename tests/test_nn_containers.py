@@ -24,7 +24,7 @@ class Stack(nn.Module):
         return self.heads["score"](x) * scale, self.heads["klass"](x)
 
 
-# ---- ModuleList -------------------------------------------------------------------------------------------------------
+# ---- ModuleList ------------------------------------------------------------------------------------------------------
 def test_module_list_registers_indexes_and_renumbers():
     a, b, c = nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)
     layers = nn.ModuleList([a, b])
@@ -60,7 +60,7 @@ def test_module_list_errors_are_clear():
         layers(nb.ones(1))
 
 
-# ---- ModuleDict -------------------------------------------------------------------------------------------------------
+# ---- ModuleDict ------------------------------------------------------------------------------------------------------
 def test_module_dict_keeps_order_and_behaves_as_a_dict():
     relu, tanh, sig = nn.ReLU(), nn.Tanh(), nn.Sigmoid()
     d = nn.ModuleDict({"b": relu, "a": tanh})
@@ -134,7 +134,7 @@ def test_state_dict_keys_and_outputs_match_pytorch():
     assert repr(ours.load_state_dict(ours.state_dict())) == repr(theirs.load_state_dict(theirs.state_dict()))
 
 
-# ---- forward hooks ----------------------------------------------------------------------------------------------------
+# ---- forward hooks ---------------------------------------------------------------------------------------------------
 def test_forward_hook_sees_inputs_and_output_and_its_handle_removes_it():
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     seen = []
@@ -153,7 +153,7 @@ def test_forward_hook_sees_inputs_and_output_and_its_handle_removes_it():
     assert np.any(model[0](x).data)  # the with block removed it
 
 
-# ---- nn.functional against PyTorch ------------------------------------------------------------------------------------
+# ---- nn.functional against PyTorch -----------------------------------------------------------------------------------
 def _pairs():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 5))
@@ -197,7 +197,7 @@ def test_dropout_functional_scales_survivors_and_one_hot():
         F.one_hot(nb.tensor([3]), 2)
 
 
-# ---- summary (the torchsummary stand-in) ------------------------------------------------------------------------------
+# ---- summary (the torchsummary stand-in) -----------------------------------------------------------------------------
 def test_summary_table_counts_and_leaves_the_model_as_it_was(capsys):
     from nnblocks.utils import summary
 

@@ -19,7 +19,7 @@ def toy_model(seed=0):
     return nn.Sequential(nn.Linear(2, 8, seed=seed), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 1, seed=seed + 1))
 
 
-# ---- round trips ------------------------------------------------------------------------------------------------------
+# ---- round trips -----------------------------------------------------------------------------------------------------
 def test_nested_structures_round_trip_with_their_types(tmp_path):
     t = nb.tensor([[1.5, -2.0]], requires_grad=True)
     obj = {
@@ -116,7 +116,7 @@ def test_a_training_checkpoint_loads_as_plain_parts(tmp_path):
     assert repr(toy_model(seed=9).load_state_dict(parts["model"])) == "<All keys matched successfully>"
 
 
-# ---- refusals ---------------------------------------------------------------------------------------------------------
+# ---- refusals --------------------------------------------------------------------------------------------------------
 def test_objects_only_pickle_could_store_are_refused_with_the_way_out(tmp_path):
     model = toy_model()
     path = tmp_path / "keep.pth"
@@ -141,7 +141,7 @@ def test_map_location_on_a_gpu_is_a_clear_error(tmp_path):
         nb.load(tmp_path / "a.pth", map_location="cuda:0")
 
 
-# ---- foreign and corrupt files ----------------------------------------------------------------------------------------
+# ---- foreign and corrupt files ---------------------------------------------------------------------------------------
 def test_foreign_and_corrupt_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         nb.load(tmp_path / "missing.pth")

@@ -56,8 +56,8 @@ def test_missing_files_and_offline_download_are_clear_errors(tmp_path, monkeypat
         raise idx.urllib.error.URLError("no network")
 
     monkeypatch.setattr(idx.urllib.request, "urlopen", offline)
-    with pytest.raises(DataError, match=r"(?s)download=True\).*download failed.*no network.*copy the four IDX files into "
-                                        r".*FashionMNIST/raw"):
+    with pytest.raises(DataError, match=r"(?s)download=True\).*download failed.*no network.*copy the four IDX files "
+                                        r"into .*FashionMNIST/raw"):
         datasets.FashionMNIST(str(tmp_path / "offline"), download=True)
     raw = tmp_path / "offline" / "FashionMNIST" / "raw"
     assert not raw.exists() or list(raw.iterdir()) == []

@@ -56,8 +56,8 @@ def _refusal(value: Any, where: str) -> InvalidArgumentError:
     if hasattr(value, "state_dict"):
         return InvalidArgumentError(f"save: {where} is a {kind}; save its state_dict() instead (nnblocks saves "
                                     "no pickled objects)")
-    return InvalidArgumentError(f"save: {where} is a {kind}, which only pickle could store; nnblocks saves {_SUPPORTED} "
-                                "(no pickle, so loading never runs code): save its numbers instead")
+    return InvalidArgumentError(f"save: {where} is a {kind}, which only pickle could store; nnblocks saves "
+                                f"{_SUPPORTED} (no pickle, so loading never runs code): save its numbers instead")
 
 
 def _is_torch_tensor(value: Any) -> bool:
@@ -124,7 +124,7 @@ def _hashable(key: Any) -> Any:
     return key.item() if isinstance(key, np.generic) else key
 
 
-# ---- saving -----------------------------------------------------------------------------------------------------------
+# ---- saving ----------------------------------------------------------------------------------------------------------
 def save(obj: Any, f: str | os.PathLike | BinaryIO, pickle_module: Any = None, pickle_protocol: int = 2,
          _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
     """Write ``obj`` (see the module doc for what it may hold) to the path or binary file ``f``.
@@ -155,7 +155,7 @@ def save(obj: Any, f: str | os.PathLike | BinaryIO, pickle_module: Any = None, p
         raise
 
 
-# ---- loading ----------------------------------------------------------------------------------------------------------
+# ---- loading ---------------------------------------------------------------------------------------------------------
 def _check_map_location(map_location: Any) -> None:
     """Every location that means the CPU is fine (a function too: it would only move arrays that are on the CPU)."""
     if map_location is None or callable(map_location) and not isinstance(map_location, (str, dict)):

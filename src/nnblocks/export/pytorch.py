@@ -43,7 +43,7 @@ def _same_forward(module: Any, base: type) -> bool:
     return isinstance(module, base) and type(module).forward is base.forward
 
 
-# ---- nnblocks -> PyTorch ----------------------------------------------------------------------------------------------
+# ---- nnblocks -> PyTorch ---------------------------------------------------------------------------------------------
 def to_torch(model: Module) -> Any:
     """The ``torch.nn.Module`` equivalent of ``model``: same structure, names, weights, buffers and modes."""
     torch = _import_torch()
@@ -120,7 +120,7 @@ def _not_convertible(m: Any, where: str, function: str, other: str) -> str:
             "ModuleList, ModuleDict, Linear, BatchNorm1d, Dropout, Flatten, Identity, the activations and the losses")
 
 
-# ---- PyTorch -> nnblocks ----------------------------------------------------------------------------------------------
+# ---- PyTorch -> nnblocks ---------------------------------------------------------------------------------------------
 def from_torch(module: Any) -> Module:
     """The nnblocks equivalent of a ``torch.nn.Module``: same structure, names, weights, buffers and modes."""
     torch = _import_torch()

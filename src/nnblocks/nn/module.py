@@ -252,8 +252,9 @@ class Module:
 
         With ``strict`` (default), missing or unexpected keys are an error; a shape mismatch is always an error.
         Everything is checked (``check_state_dict``) before anything is copied, so a refused state changes nothing.
-        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, a named tuple. Accepts NumPy arrays, nnblocks Tensors or anything with
-        ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even as-is on CPU, loads).
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, a named tuple. Accepts NumPy arrays, nnblocks
+        Tensors or anything with ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even
+        as-is on CPU, loads).
         """
         arrays, missing, unexpected = self._arrays_to_load(state, strict)
         for (module, kind, name), array in arrays.items():
