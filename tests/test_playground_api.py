@@ -43,7 +43,7 @@ def call(server, method, path, body=None, headers=None):
 
 @pytest.fixture
 def session(server):
-    status, _, answer = call(server, "POST", "/api/sessions", {})
+    status, _, answer = call(server, "POST", "/api/sessions", {"dataset": "spirals"})
     assert status == 201
     yield answer["id"]
     call(server, "DELETE", f"/api/sessions/{answer['id']}")
@@ -59,7 +59,7 @@ def csv_bytes(rows, header="x1,x2,label"):
     return ("\n".join([header] + rows) + "\n").encode()
 
 
-# ---- the page -----------------------------------------------------------------------------------------------------------
+# ---- the page --------------------------------------------------------------------------------------------------------
 def test_the_page_and_every_asset_it_loads(server):
     status, headers, page = call(server, "GET", "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
@@ -85,7 +85,7 @@ def test_options_are_the_settings_defaults_and_caps(server):
     assert options["outputs"] == {"softmax": "cross-entropy", "sigmoid": "bce", "linear": "mse"}
 
 
-# ---- a session's life -----------------------------------------------------------------------------------------------------
+# ---- a session's life ------------------------------------------------------------------------------------------------
 def test_a_new_session_starts_from_its_settings(server):
     status, _, answer = call(server, "POST", "/api/sessions", {"dataset": "moons", "hidden": [4]})
     assert status == 201 and answer["settings"]["hidden"] == [4] and answer["settings"]["activation"] == ["tanh"]
@@ -199,7 +199,7 @@ def test_bad_csv_files_get_a_clear_message(server, session, body, name, message)
     assert state(server, session)["settings"]["dataset"] == "spirals"
 
 
-# ---- malformed requests ---------------------------------------------------------------------------------------------------
+# ---- malformed requests ----------------------------------------------------------------------------------------------
 BAD = [
     ("POST", "settings", b"{not json", {}, 400, "not valid JSON"),
     ("POST", "settings", [1, 2], {}, 400, "settings must be a JSON object"),
@@ -247,7 +247,7 @@ def test_unknown_sessions_and_paths_are_404(server):
         assert answer["error"]
 
 
-# ---- the maths and the exports ------------------------------------------------------------------------------------------
+# ---- the maths and the exports ---------------------------------------------------------------------------------------
 def test_explain_a_weight_and_a_neuron(server, session):
     call(server, "POST", f"/api/sessions/{session}/settings", {"l2": 0.01})
     call(server, "POST", f"/api/sessions/{session}/step", {"steps": 3})
@@ -292,7 +292,7 @@ def test_the_code_download_is_python(server, session):
     assert "model = nn.MLP([2, 8, 8, 2], activation=['tanh', 'tanh']" in code
 
 
-# ---- sessions: one per tab, capped, closed --------------------------------------------------------------------------------
+# ---- sessions: one per tab, capped, closed ---------------------------------------------------------------------------
 def test_sessions_are_separate_capped_and_closed(server):
     ids = []
     while True:

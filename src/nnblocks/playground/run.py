@@ -171,7 +171,7 @@ class Run:
             return self.last_batch
         return next(iter(data.DataLoader(self.train_eval_loader.dataset, batch_size=self.settings.batch_size)))
 
-    # ---- training settings changed on the fly -------------------------------------------------------------------------
+    # ---- training settings changed on the fly ------------------------------------------------------------------------
     def apply_training(self, settings: Settings) -> None:
         """New lr / optimizer / batch size / penalties for the running model: the weights stay. A new optimizer
         starts with empty state; a new batch size starts a new pass over the data (the shuffling goes on)."""

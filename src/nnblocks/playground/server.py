@@ -122,7 +122,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nnblocks-playground"
 
-    # ---- dispatch -----------------------------------------------------------------------------------------------------
+    # ---- dispatch ----------------------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - http.server's names
         self._dispatch("GET")
 
@@ -176,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
         if origin and origin != "null" and urlsplit(origin).netloc != host:
             raise HTTPError(HTTPStatus.FORBIDDEN, f"requests from {origin} are not accepted")
 
-    # ---- reading and answering ----------------------------------------------------------------------------------------
+    # ---- reading and answering ---------------------------------------------------------------------------------------
     def _body(self, limit: int) -> bytes:
         length = self.headers.get("Content-Length")
         if length is None:
@@ -242,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
     def _session(self, sid: str) -> Session:
         return self.server.store.get(sid)
 
-    # ---- the page -----------------------------------------------------------------------------------------------------
+    # ---- the page ----------------------------------------------------------------------------------------------------
     def _page(self) -> None:
         body, kind = self.server.assets["index.html"]
         self._send(HTTPStatus.OK, body, kind)
@@ -256,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
     def _options(self) -> None:
         self._send(HTTPStatus.OK, self.server.options, "application/json")
 
-    # ---- sessions -----------------------------------------------------------------------------------------------------
+    # ---- sessions ----------------------------------------------------------------------------------------------------
     def _create(self) -> None:
         session = self.server.store.create(self._json())
         self._reply({"id": session.id, "settings": session.settings.to_dict()}, HTTPStatus.CREATED)
@@ -334,7 +334,7 @@ class Handler(BaseHTTPRequestHandler):
             raise UnknownSession(f"no session {sid!r} (closed or expired)")
         self._reply({"ok": True, "closed": sid})
 
-    # ---- the stream ---------------------------------------------------------------------------------------------------
+    # ---- the stream --------------------------------------------------------------------------------------------------
     def _stream(self, sid: str) -> None:
         """Server-Sent Events: a "points" event whenever the data changed, then each new frame as a "frame"
         event; a comment line every ``HEARTBEAT`` seconds of quiet (a closed tab then fails to receive it)."""

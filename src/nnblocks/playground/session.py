@@ -79,7 +79,7 @@ class Session:
             if changed & set(DATA_KEYS):
                 points = checked_build(lambda: load_points(new, self.upload))
                 self._replace_run(new, points)
-            elif changed & set(MODEL_KEYS) or "output" in changed:
+            elif changed & set(MODEL_KEYS):
                 self._replace_run(new, self.points)
             elif changed:
                 self.run.apply_training(new)
@@ -152,7 +152,7 @@ class Session:
         self.settings, self.run, self.run_id, self.playing = settings, run, self.run_id + 1, False
         self._publish_points()
 
-    # ---- training -----------------------------------------------------------------------------------------------------
+    # ---- training ----------------------------------------------------------------------------------------------------
     def _train_loop(self) -> None:
         me = threading.current_thread()
         while True:
@@ -171,7 +171,7 @@ class Session:
             if self._waiting:
                 time.sleep(0.0005)
 
-    # ---- frames -------------------------------------------------------------------------------------------------------
+    # ---- frames ------------------------------------------------------------------------------------------------------
     def _publish(self) -> None:
         """Compute the frame of the current state (the caller holds ``lock``) and hand it to the streams."""
         payload = frames.to_json(frames.frame(self.run, run_id=self.run_id, data_version=self.data_version,

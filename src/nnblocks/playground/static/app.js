@@ -8,7 +8,8 @@ const $ = id => document.getElementById(id);
 const PENALTIES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3];
 const OUTPUT_LABELS = { softmax: "softmax + cross-entropy", sigmoid: "sigmoid + BCE", linear: "linear + MSE" };
 const OPTIMIZER_LABELS = { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Adam" };
-const ACTIVATION_LABELS = { tanh: "tanh", relu: "ReLU", sigmoid: "sigmoid", linear: "linear", leaky_relu: "leaky ReLU" };
+const ACTIVATION_LABELS = { tanh: "tanh", relu: "ReLU", sigmoid: "sigmoid", linear: "linear",
+                            leaky_relu: "leaky ReLU" };
 
 // What the page knows; window.playground exposes it (the browser test reads frames and timings from here).
 const state = window.playground = {
@@ -85,7 +86,9 @@ function buildControls(options) {
   for (const [key, parse] of Object.entries(numeric)) {
     $(key).addEventListener("change", () => send({ [key]: parse($(key).value) }));
   }
-  for (const key of ["lr", "l1", "l2"]) $(key).addEventListener("change", () => send({ [key]: parseFloat($(key).value) }));
+  for (const key of ["lr", "l1", "l2"]) {
+    $(key).addEventListener("change", () => send({ [key]: parseFloat($(key).value) }));
+  }
   for (const key of ["optimizer", "output"]) $(key).addEventListener("change", () => send({ [key]: $(key).value }));
   $("samples").addEventListener("input", () => { $("samples-out").value = $("samples").value; });
   $("noise").addEventListener("input", () => { $("noise-out").value = (+$("noise").value).toFixed(2); });
@@ -197,12 +200,13 @@ function render(frame, newRun) {
   $("lr-now").textContent = frame.lr;
   $("play").innerHTML = frame.playing ? "pause" : "&#x25B6; play";
   $("play").classList.toggle("active", frame.playing);
-  const loss = frame.loss, pct = v => (v === null || v === undefined ? "" : `(${(100 * v).toFixed(1)}% right)`);
+  const loss = frame.loss, pct = v => (v === null || v === undefined ? "" : `${(100 * v).toFixed(1)}%`);
   const num = v => (v === null || v === undefined ? "—" : v.toFixed(4));  // null: not finite (diverging)
   $("train-loss").textContent = num(loss.train);
   $("test-loss").textContent = num(loss.test);
   $("train-acc").textContent = pct(loss.train_accuracy);
   $("test-acc").textContent = pct(loss.test_accuracy);
+  $("accuracy-row").hidden = loss.test_accuracy === null || loss.test_accuracy === undefined;
   if (frame.error) showMessage(frame.error);
   const columns = network.build(frame.network);
   if (newRun || $("layer-controls").childElementCount !== frame.network.sizes.length - 2) layerControls(columns);

@@ -103,24 +103,42 @@ export function drawCurve(canvas, curve) {
   ctx.setLineDash([]);
 }
 
-// A small picture of each data set for its button.
+// A small picture of each data set for its button (48 x 48 canvas).
+const ICONS = {
+  circles: (t, a, dot) => {
+    dot(24 + 20 * Math.cos(a), 24 + 20 * Math.sin(a), 0);
+    dot(24 + 9 * Math.cos(a), 24 + 9 * Math.sin(a), 1);
+  },
+  xor: (t, a, dot, i) => { const q = i % 4; dot(q % 2 ? 36 : 12, q > 1 ? 36 : 12, q === 0 || q === 3 ? 0 : 1); },
+  blobs: (t, a, dot) => {
+    dot(14 + 4 * Math.cos(7 * a), 14 + 4 * Math.sin(5 * a), 0);
+    dot(34 + 4 * Math.cos(3 * a), 18 + 4 * Math.sin(4 * a), 1);
+    dot(22 + 4 * Math.cos(5 * a), 36 + 4 * Math.sin(7 * a), 2);
+  },
+  spirals: (t, a, dot) => {
+    for (const k of [0, 1]) dot(24 + 20 * t * Math.cos(a + Math.PI * k), 24 + 20 * t * Math.sin(a + Math.PI * k), k);
+  },
+  moons: (t, a, dot) => {
+    const u = Math.PI * t;
+    dot(18 + 14 * Math.cos(u), 28 - 14 * Math.sin(u), 0);
+    dot(30 - 14 * Math.cos(u), 20 + 14 * Math.sin(u), 1);
+  },
+};
+
 export function drawIcon(canvas, name) {
-  const ctx = canvas.getContext("2d"), s = canvas.width, c = s / 2;
-  const colour = CLASS_COLOURS;
+  const ctx = canvas.getContext("2d"), s = canvas.width;
   ctx.clearRect(0, 0, s, s);
-  const dot = (x, y, k) => { ctx.fillStyle = colour[k]; ctx.fillRect(x - 1.5, y - 1.5, 3, 3); };
-  for (let i = 0; i < 60; i++) {
-    const t = i / 60, a = 2 * Math.PI * t;
-    if (name === "circles") { dot(c + 20 * Math.cos(a), c + 20 * Math.sin(a), 0); dot(c + 9 * Math.cos(a), c + 9 * Math.sin(a), 1); }
-    if (name === "xor") { const q = i % 4; dot(q % 2 ? 36 : 12, q > 1 ? 36 : 12, (q === 0 || q === 3) ? 0 : 1); }
-    if (name === "blobs") { dot(14 + 4 * Math.cos(7 * a), 14 + 4 * Math.sin(5 * a), 0); dot(34 + 4 * Math.cos(3 * a), 18 + 4 * Math.sin(4 * a), 1); dot(22 + 4 * Math.cos(5 * a), 36 + 4 * Math.sin(7 * a), 2); }
-    if (name === "spirals") { for (const k of [0, 1]) dot(c + 20 * t * Math.cos(a + Math.PI * k), c + 20 * t * Math.sin(a + Math.PI * k), k); }
-    if (name === "moons") { dot(c - 6 + 14 * Math.cos(Math.PI * t), c + 4 - 14 * Math.sin(Math.PI * t), 0); dot(c + 6 - 14 * Math.cos(Math.PI * t), c - 4 + 14 * Math.sin(Math.PI * t), 1); }
-  }
+  const dot = (x, y, k) => { ctx.fillStyle = CLASS_COLOURS[k]; ctx.fillRect(x - 1.5, y - 1.5, 3, 3); };
+  if (ICONS[name]) for (let i = 0; i < 60; i++) ICONS[name](i / 60, 2 * Math.PI * i / 60, dot, i);
   if (name === "plane") {
     const g = ctx.createLinearGradient(0, 0, s, s);
-    g.addColorStop(0, colour[0]); g.addColorStop(1, colour[1]);
-    ctx.fillStyle = g; ctx.fillRect(6, 6, s - 12, s - 12);
+    g.addColorStop(0, CLASS_COLOURS[0]);
+    g.addColorStop(1, CLASS_COLOURS[1]);
+    ctx.fillStyle = g;
+    ctx.fillRect(6, 6, s - 12, s - 12);
   }
-  if (name === "upload") { ctx.fillStyle = "#777"; ctx.font = "22px sans-serif"; ctx.textAlign = "center"; ctx.fillText("CSV", c, c + 8); }
+  if (name === "upload") {
+    Object.assign(ctx, { fillStyle: "#777", font: "22px sans-serif", textAlign: "center" });
+    ctx.fillText("CSV", s / 2, s / 2 + 8);
+  }
 }

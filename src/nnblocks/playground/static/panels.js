@@ -51,8 +51,10 @@ export function showCheck(box, result) {
   for (const note of [result.note, result.penalty_note, ...result.warnings]) if (note) box.append(element("p", note));
 }
 
+// As `nnblocks explain` prints a step: the op, its local derivatives, then the line with the numbers plugged in.
 function lineBlock(box, line) {
-  box.append(element("div", `${line.step}   (${line.formula})`, "step"));
+  box.append(element("div", `step: ${line.step}`, "step"));
+  box.append(element("div", `local derivatives: ${line.formula}`, "step"));
   box.append(element("pre", line.line));
 }
 
@@ -68,7 +70,8 @@ export function showMaths(box, result) {
   result.lines.forEach(line => lineBlock(box, line));
   const verdict = element("div", undefined, "verdict");
   verdict.append(element("span", "chain rule (backprop)"), element("code", fmt(result.gradient)),
-                 element("span", `finite difference (h = ${result.fd_step})`), element("code", fmt(result.finite_difference)),
+                 element("span", `finite difference (h = ${result.fd_step})`),
+                 element("code", fmt(result.finite_difference)),
                  element("span", "relative difference"), element("code", result.relative_error.toExponential(1)));
   box.append(verdict);
 }
