@@ -38,7 +38,7 @@ def call(server, method, path, body=None, headers=None):
     data = response.read()
     conn.close()
     kind = response.getheader("Content-Type", "")
-    return response.status, dict(response.getheaders()), json.loads(data) if kind == "application/json" else data
+    return response.status, dict(response.getheaders()), json.loads(data) if kind == "application/json" and data else data
 
 
 @pytest.fixture
@@ -236,6 +236,19 @@ def test_malformed_requests_get_a_4xx_and_change_nothing(server, session, method
     assert got == status and message in answer["error"] and answer["status"] == status
     after = state(server, session)
     assert after["settings"] == before["settings"] and after["weights"] == before["weights"]
+
+
+def test_other_methods_and_garbage_get_4xx(server, session):
+    for method in ("HEAD", "PATCH", "OPTIONS"):
+        status, headers, _ = call(server, method, f"/api/sessions/{session}/settings")
+        assert status == 405 and headers["Content-Type"] == "application/json", method
+    import socket
+
+    with socket.create_connection(server.server_address[:2], timeout=30) as sock:
+        sock.sendall(b"\x16\x03\x01 this is not HTTP\r\n\r\n")  # http.server answers it (HTTP/0.9 style)
+        answer = b"".join(iter(lambda: sock.recv(4096), b""))
+        assert b"Error code: 400" in answer
+    assert call(server, "GET", "/api/options")[0] == 200
 
 
 def test_unknown_sessions_and_paths_are_404(server):

@@ -58,7 +58,8 @@ def test_noise_slider_maps_onto_each_sets_own_parameter():
     assert toy_call(s.updated({"dataset": "circles"}, Limits())) == ("circles", {"n": 100, "noise": 0.1, "seed": 7})
     assert toy_call(s.updated({"dataset": "blobs"}, Limits())) == (
         "blobs", {"n": 100, "centers": 4, "std": 2.0, "seed": 7})
-    assert toy_call(s) == ("spirals", {"n": 100, "classes": 4, "noise": 0.4, "seed": 7})
+    assert toy_call(s.updated({"dataset": "spirals"}, Limits())) == (
+        "spirals", {"n": 100, "classes": 4, "noise": 0.4, "seed": 7})
 
 
 def test_upload_needs_a_file_first():

@@ -132,10 +132,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:  # noqa: N802 - the methods no route takes: a 405 naming those that do
         self._dispatch("PUT")
 
+    do_PATCH = do_HEAD = do_OPTIONS = do_PUT  # noqa: N815
+
     def _dispatch(self, method: str) -> None:
+        method = self.command or method
         url = urlsplit(self.path)
         self.query = parse_qs(url.query)
         try:
