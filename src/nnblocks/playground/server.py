@@ -122,24 +122,11 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nnblocks-playground"
 
-    # ---- dispatch ----------------------------------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802 - http.server's names
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._dispatch("DELETE")
-
-    def do_PUT(self) -> None:  # noqa: N802 - the methods no route takes: a 405 naming those that do
-        self._dispatch("PUT")
-
-    do_PATCH = do_HEAD = do_OPTIONS = do_PUT  # noqa: N815
-
-    def _dispatch(self, method: str) -> None:
-        method = self.command or method
-        url = urlsplit(self.path)
+    # ---- dispatch --------------------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Route the request (``self.command`` on ``self.path``) to its ``_action``, and turn every error into an
+        answer: the request's fault a 4xx, anything else a 500, the server going on either way."""
+        method, url = self.command, urlsplit(self.path)
         self.query = parse_qs(url.query)
         try:
             action, params = self._route(method, url.path)
@@ -159,6 +146,9 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - the server must survive anything one request does
             traceback.print_exc(file=sys.stderr)
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+
+    # every method goes through the routes; those no route takes (PUT, HEAD...) get a 405 naming the ones that do
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _dispatch  # noqa: N815
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
         allowed = []
