@@ -155,3 +155,28 @@ def test_spirals_train_reset_and_the_same_weights(server, browser):
           f"(machine load average {load:.1f} on {os.cpu_count()} cores)\n"
           f"  from 'play' to the first frame: {first_frame_ms:.0f} ms\n"
           f"  screenshot: {screenshot}")
+
+
+def test_uploads_and_the_regression_plane_on_the_page(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server[1])
+    wait_for(browser, "window.playground.frame", what="the first frame")
+    message = "document.getElementById('upload-message').textContent"
+    bad = tmp_path / "wide.csv"
+    bad.write_text("a,b,c,label\n" + "1,2,3,0\n" * 30)
+    browser.find_element(By.ID, "upload").send_keys(str(bad))
+    text = wait_for(browser, message, what="the upload's message")
+    assert text == "wide.csv: need exactly two feature columns and a label column (the last); found 3 feature column(s)"
+    assert frame(browser, ".settings.dataset") == "circles"
+    good = tmp_path / "signs.csv"
+    good.write_text("u,v,label\n" + "".join(f"{x},{y},{'same' if x * y > 0 else 'other'}\n"
+                                            for x in range(-3, 4) for y in range(-3, 4) if x and y))
+    browser.find_element(By.ID, "upload").send_keys(str(good))
+    wait_for(browser, f"{message}.startsWith('signs.csv: 36 rows, 2 classes')", what="the upload's summary")
+    wait_for(browser, "window.playground.frame.settings.dataset === 'upload'", what="the uploaded data")
+    browser.find_element(By.CSS_SELECTOR, '.datasets button[data-name="plane"]').click()
+    wait_for(browser, "window.playground.frame.boundary.kind === 'value'", what="the regression plane")
+    assert frame(browser, ".settings.output") == "linear" and frame(browser, ".network.loss") == "mse"
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert len(severe) == 1 and "upload?name=wide.csv" in severe[0] and "400 (Bad Request)" in severe[0]
