@@ -23,14 +23,14 @@ from nnblocks.data import toy
 from nnblocks.errors import DataError
 from nnblocks.playground.settings import Limits, Settings, SettingsError
 
-# How the noise slider (0..1) maps onto each toy set's own noise parameter, so that 1 is "very noisy" for all:
-# circles of radius 1 and 0.5 touch at std 0.25; xor's corners are 1 apart; moons' arms 0.5 apart; spirals' noise is
-# an angle in radians; blobs' centres are drawn in [-10, 10]^2, so a std of 5 makes them overlap.
 def toy_call(settings: Settings) -> tuple[str, dict[str, Any]]:
     """The toy set's function in ``nnblocks.data.toy`` and its arguments: what the playground draws, and what the
     exported code calls."""
     s, name = settings, settings.dataset
     common = {"n": s.samples}
+    # The noise slider (0..1) scaled onto each set's own parameter, so that 1 is "very noisy" for all: circles of
+    # radius 1 and 0.5 touch at std 0.25; xor's corners are 1 apart; moons' arms 0.5; spirals' noise is an angle in
+    # radians; blobs' centres are drawn in [-10, 10]^2, so a std of 5 makes them overlap.
     calls: dict[str, tuple[str, dict[str, Any]]] = {
         "circles": ("circles", {"noise": round(0.25 * s.noise, 6)}),
         "xor": ("xor", {"noise": round(0.5 * s.noise, 6)}),
