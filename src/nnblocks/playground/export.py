@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
-
 from nnblocks.playground.dataset import toy_call
 from nnblocks.playground.run import Run
 from nnblocks.train import loader_generators, save_checkpoint
@@ -110,7 +108,3 @@ def filename(run: Run, suffix: str) -> str:
     """``playground-spirals-8-8.npz``: the data set and the hidden widths."""
     widths = "-".join(str(h) for h in run.settings.hidden) or "linear"
     return f"playground-{run.settings.dataset}-{widths}{suffix}"
-
-
-def summary(run: Run) -> dict[str, Any]:
-    return {"checkpoint": filename(run, ".npz"), "code": filename(run, ".py")}

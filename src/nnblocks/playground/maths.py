@@ -45,7 +45,7 @@ class _Traced:
         x, target = run.current_batch()
         self.x, self.target = _float64(x), _float64(target)
         self.linears = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
-        self.outputs: dict[int, list[Tensor]] = {}  # per module: its output in this forward pass
+        self.outputs: dict[int, Tensor] = {}  # per module (by id): its output in this forward pass
         weights = [m.weight for m in self.linears]
 
         def objective() -> Tensor:
@@ -88,7 +88,7 @@ class _Traced:
         flat = int(np.ravel_multi_index(index, leaf.shape))
         return float(central_differences(loss, leaf.data, FD_STEP, [flat])[0])
 
-    def header(self) -> list[str]:
+    def notes(self) -> list[str]:
         notes = [f"the current batch: {self.samples} sample(s); float64 copy of the model in eval mode"]
         if any(isinstance(m, nn.Dropout) for m in self.model.modules()):
             notes.append("dropout is off here (eval mode): the finite difference needs the same function twice")
@@ -96,6 +96,7 @@ class _Traced:
 
 
 def _fmt(v: Any) -> str:
+    """A number as the trace prints it (4 decimals; tiny ones in scientific notation), for the line's total."""
     x = float(np.asarray(v, dtype=np.float64).reshape(-1)[0]) + 0.0
     return f"{x:.4e}" if 0 < abs(x) < 5e-4 else f"{x:.4f}"
 
@@ -113,7 +114,7 @@ def _result(traced: _Traced, title: str, leaf: Tensor, index: tuple[int, ...], l
     name = traced.names[id(leaf)]
     gradient = float(traced.trace.gradients[name][index])
     fd = traced.finite_difference(leaf, index)
-    return {"title": title, "loss": traced.trace.loss, "notes": traced.header(), "lines": lines,
+    return {"title": title, "loss": traced.trace.loss, "notes": traced.notes(), "lines": lines,
             "upstream": list(extra), "gradient": gradient, "finite_difference": fd,
             "relative_error": float(relative_error(gradient, fd)), "fd_step": FD_STEP}
 
