@@ -53,7 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("nnblocks.train",),
     ("nnblocks.viz",),
     ("nnblocks.recipe",),  # one run's recipe: data -> model -> loss/optimizer/scheduler -> fit -> outputs
-    ("nnblocks.experiments", "nnblocks.bench"),
+    ("nnblocks.experiments", "nnblocks.bench", "nnblocks.playground"),
     ("nnblocks.cli", "nnblocks.__main__"),
 )
 
