@@ -17,6 +17,7 @@ from nnblocks.data.dataset import Dataset, Subset, TensorDataset
 from nnblocks.data.digits import digits
 from nnblocks.data.idx import (
     FASHION_CLASSES,
+    DataFilesMissing,
     data_root,
     fashion_mnist,
     mnist,
@@ -55,6 +56,7 @@ __all__ = [
     "Dataset", "TensorDataset", "Subset", "DataLoader",
     "digits",
     "mnist", "fashion_mnist", "read_idx", "read_idx_images", "read_idx_labels", "data_root", "FASHION_CLASSES",
+    "DataFilesMissing",
     "split_indices", "train_val_split", "train_val_test_split", "scale_255", "Standardizer",
     "read_table", "read_csv", "read_npz", "is_data_file", "Table", "labels_to_task", "Targets",
     "load_dataset", "RawData", "dataset_names", "short_name", "IMAGE_SETS", "OFFICIAL_TEST_SETS",

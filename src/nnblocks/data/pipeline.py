@@ -29,7 +29,8 @@ from nnblocks.data.sources import RawData, load_dataset
 from nnblocks.errors import InvalidValueError
 
 # Below this many samples (the chapter's 1-to-4-sample examples) there is nothing to hold out: training, validation
-# and test (if the plan has one) are all the whole set.
+# and test (if the plan has one) are all the whole set, and ``Splits.held_out`` is False so that no report calls a
+# measurement on those rows a validation or test result.
 MIN_SPLIT_SAMPLES = 20
 
 Pair = tuple[np.ndarray, np.ndarray]
@@ -63,6 +64,7 @@ class Splits:
     classes: list[str] | None = None
     pixel_max: float | None = None
     scaling: dict[str, Any] | None = None  # the fitted Scaling's state_dict(); None before scale_splits
+    held_out: bool = True  # False: too few samples to split, validation and test are the training rows themselves
 
     def parts(self) -> list[Pair]:
         return [self.train, self.val] + ([self.test] if self.test is not None else [])
@@ -99,6 +101,7 @@ def split_dataset(raw: RawData, plan: SplitPlan = SplitPlan(), seed: int = 0) ->
     elif len(y) < MIN_SPLIT_SAMPLES:
         train = val = (X, y)
         test = (X, y) if plan.test_fraction else None
+        return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max, held_out=False)
     else:
         fractions = (plan.val_fraction,) + ((plan.test_fraction,) if plan.test_fraction else ())
         parts = [(X[i], y[i]) for i in split_indices(len(y), fractions, seed, stratify)]

@@ -2,8 +2,8 @@
 
 The same rule serves every source, so a CSV file, an ``.npz`` file and a toy set with the same labels are the same
 task: text labels are classes (named, in sorted order); integers are classes; whole-number floats with at most
-``MAX_CLASSES`` distinct values are classes too (labels saved as 0.0 / 1.0); any other floats are regression targets. NaN or infinite labels are refused (a
-file reader names their rows first: ``nnblocks.data.validate``).
+``MAX_CLASSES`` distinct values are classes too (labels saved as 0.0 / 1.0); any other floats are regression targets.
+NaN or infinite labels are refused (a file reader names their rows first: ``nnblocks.data.validate``).
 """
 from __future__ import annotations
 

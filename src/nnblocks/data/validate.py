@@ -72,8 +72,8 @@ def finite_features(path: str, features: np.ndarray, where: Where, shown_value: 
     shown = [f"{shown_value(i, j)} at {where(i, j)}" for i, j in zip(rows[:SHOWN], cols[:SHOWN])]
     samples = np.unique(rows)
     raise DataError(f"{path}: features must be finite numbers (within float32's range, +-3.4e38), but "
-                    f"{len(rows)} value(s) in {len(samples)} sample(s) are NaN or infinite: {_listing(shown, len(rows))}; "
-                    "remove those rows or fill in the values")
+                    f"{len(rows)} value(s) in {len(samples)} sample(s) are NaN or infinite: "
+                    f"{_listing(shown, len(rows))}; remove those rows or fill in the values")
 
 
 def labels_present(path: str, labels: np.ndarray, where: Where, column: str) -> None:

@@ -94,16 +94,25 @@ def make_optimizer(config: TrainConfig, params: Iterable[Any]) -> optim.Optimize
     return {"adam": optim.Adam, "adamw": optim.AdamW}[config.optimizer](params, lr=lr, weight_decay=wd)
 
 
+def schedule_span(config: TrainConfig) -> int | None:
+    """The number of epochs a run-length schedule is cut to: StepLR's ``step_size`` (a third of the run) for
+    ``step``, CosineAnnealingLR's ``T_max`` (the run) for ``cosine``; None for the schedules that do not depend on
+    the run's length. Two runs with the same span follow the same learning rates epoch by epoch, so a run resumed to
+    a new total continues exactly as a run of that total would only when the span stays the same."""
+    epochs = max(int(config.epochs), 1)
+    return {"step": max(1, epochs // 3), "cosine": epochs}.get(config.scheduler)
+
+
 def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
     """``step``: x0.1 every third of the run; ``exponential``: x0.95 per epoch; ``cosine``: to 0 over the run;
     ``plateau``: x0.1 when the validation loss stalls 3 epochs; ``none``: None."""
-    epochs = max(int(config.epochs), 1)
+    span = schedule_span(config)
     if config.scheduler == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+        return lr_scheduler.StepLR(optimizer, step_size=span, gamma=0.1)
     if config.scheduler == "exponential":
         return lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
     if config.scheduler == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=span)
     if config.scheduler == "plateau":
         return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=3)
     return None

@@ -210,6 +210,17 @@ class Checkpoint:
     rng_states: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def nonfinite_weights(self) -> dict[str, tuple[int, int]]:
+        """``{key: (NaN/inf count, size)}`` for each model entry holding NaN or inf (empty when all are finite):
+        such a model predicts nothing meaningful, whatever its accuracy says."""
+        found = {}
+        for key, value in self.model_state.items():
+            if value.dtype.kind in "fc":
+                count = int(value.size - np.count_nonzero(np.isfinite(value)))
+                if count:
+                    found[key] = (count, int(value.size))
+        return found
+
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint file without loading it into anything; ``CheckpointError`` names what is wrong."""

@@ -55,8 +55,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
     Args:
         metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. The default
             ``("accuracy",)`` is dropped for regression (decided before training, from ``train_loader.dataset``).
-        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); one returning True from
-            ``on_epoch_end`` stops training after that epoch.
+        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); True from ``on_epoch_end`` stops.
         scheduler: stepped once per epoch after validation, as ``LRSchedulerCallback(scheduler)`` (the first
             callback): ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation.
         record_batches: keep every batch's loss in ``history.batch_loss``.
@@ -67,20 +66,17 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
             N-th (``nnblocks.train.spot_check``), into ``history.spot_checks``; a ``SpotChecker`` sets tolerances.
 
     Raises:
-        TrainingDiverged: a batch loss became NaN/inf, or above 100x the best epoch's training loss and 10x the
-            first epoch's (``divergence.LossWatch``). Its message names the epoch, the batch and likely causes; it
-            carries the facts behind them and ``exc.history``. The weights are those before the failing step.
+        TrainingDiverged: a batch loss became NaN/inf or grew by orders of magnitude (``divergence.LossWatch``).
+            It names the epoch, batch and likely causes, carries the facts and ``exc.history``; weights are as before.
     """
     start_epoch, epochs = _checked_epochs(start_epoch, epochs)
     history = History() if history is None else history
     named = metrics_for_targets(metrics, peek_targets(train_loader), default=metrics is DEFAULT_METRICS)
-    threshold = binary_threshold(loss_fn)
-    batches = len(train_loader)
+    threshold, batches = binary_threshold(loss_fn), len(train_loader)
     spot_checker = as_spot_checker(check_gradients, steps_done=start_epoch * batches)
     callbacks, scheduler = _with_scheduler(callbacks, scheduler)
     batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-    shown = Progress(progress, epochs, batches)
-    watch = LossWatch(history)
+    shown, watch = Progress(progress, epochs, batches), LossWatch(history)
     ctx = TrainingContext(model=model, optimizer=optimizer, loss_fn=loss_fn, history=history,
                           train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=epochs)
     for cb in callbacks:
