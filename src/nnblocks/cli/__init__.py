@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"nnblocks {args.command}"
     try:
         _check_outputs(args, args.command)
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below rather than reported at exit
+        return code
     except CommandError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.code

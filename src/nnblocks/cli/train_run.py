@@ -26,6 +26,8 @@ from nnblocks import data, recipe
 PROG = "nnblocks train"
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 LARGE_TARGET = 1e6  # regression targets beyond this make mse losses of 1e12 and more: worth naming when it diverges
+LARGE_INPUT = 10.0  # unscaled inputs beyond this (raw pixels: 255) make large first-layer outputs and gradients
+HIGH_STEP = 0.1  # a learning rate (over 1 - momentum) from here on is named even when the data explain a divergence
 
 
 class Run:
@@ -106,29 +108,32 @@ class Run:
             what = f"the loss grew to {exc.loss:.3g} {where}, orders of magnitude above its best epoch"
         else:
             what = f"the {'validation ' if exc.batch is None else ''}loss became {exc.loss} {where}"
-        print(f"{PROG}: error: training diverged: {what}. {'; '.join(self._advice(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: training diverged: {what}. Likely cause: {'; '.join(self._advice(exc))}.",
+              file=sys.stderr)
         for line in self._kept():
             print(line, file=sys.stderr)
         return 1
 
     def _advice(self, exc: Any) -> list[str]:
-        """The likely causes, from the run's facts, in flag terms."""
+        """The likely causes, from the run's facts, in flag terms: the data's own first, then the learning rate
+        (named whenever the step is large, and whenever nothing else explains it)."""
         config, advice = self.config, []
         if exc.input_finite is False:
             advice.append("the inputs hold NaN or inf values")
         kind = (self.splits.scaling or {}).get("kind")
-        if kind == "none" and (exc.max_abs_input or 0) > 10:
-            advice.append(f"the inputs are not scaled (--scale none; |x| reaches {exc.max_abs_input:g}): try "
+        if kind == "none" and (exc.max_abs_input or 0) > LARGE_INPUT:
+            advice.append(f"the inputs are not scaled (--scale none, and |x| reaches {exc.max_abs_input:g}): try "
                           "--scale auto")
         targets = self.splits.train[1]
         if config.task == "regression" and targets.size and float(np.abs(targets).max()) > LARGE_TARGET:
             advice.append(f"the targets reach |y| = {float(np.abs(targets).max()):.3g}, so {config.loss} losses "
                           "overflow float32: rescale the label column to a few units")
-        momentum = config.momentum if config.optimizer in ("sgd", "rmsprop") else 0.0
-        with_momentum = f" with --momentum {momentum:g} (steps up to {1 / (1 - momentum):.3g}x larger)" \
-            if 0 < momentum < 1 else ""
-        advice.append(f"--lr {exc.lr:g}{with_momentum} is likely too high: try --lr {exc.lr / 10:g}" +
-                      (" or --momentum 0" if with_momentum else ""))
+        momentum = config.momentum if config.optimizer in ("sgd", "rmsprop") and 0 < config.momentum < 1 else 0.0
+        if exc.lr / (1 - momentum) >= HIGH_STEP or not advice:
+            with_momentum = f" with --momentum {momentum:g} (steps up to {1 / (1 - momentum):.3g}x larger)" \
+                if momentum else ""
+            advice.append(f"--lr {exc.lr:g}{with_momentum} is too high: try --lr {exc.lr / 10:g}" +
+                          (" or --momentum 0" if momentum else ""))
         if exc.weights_finite is False:
             advice.append("(some weights were already NaN/inf before that step)")
         return advice

@@ -98,10 +98,13 @@ def labels_present(path: str, labels: np.ndarray, where: Where, column: str) -> 
 
 
 def finite_labels(path: str, values: np.ndarray, where: Where, column: str) -> None:
-    """Numeric labels: none NaN or infinite."""
-    bad = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+    """Numeric labels: none NaN, infinite, or beyond float32's range (where regression targets are kept)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(values.astype(np.float64).reshape(len(values), -1)) <= np.finfo(np.float32).max
+    bad = np.flatnonzero(~ok.all(axis=1))
     if bad.size:
-        raise DataError(f"{path}: {bad.size} of {len(values)} labels in {column} are NaN or infinite: "
+        raise DataError(f"{path}: {bad.size} of {len(values)} labels in {column} are NaN or infinite (or beyond "
+                        "float32's range, +-3.4e38): "
                         f"{_listing([where(i) for i in bad[:SHOWN]], bad.size)}; remove those rows or fill in their "
                         "labels")
 
