@@ -304,5 +304,6 @@ def test_other_data_preparation_errors_are_reported_cleanly(tmp_path, capsys):
     path = write_csv(tmp_path / "small.csv", lines)
     code, _, err = run(capsys, "train", "--dataset", str(path), "--val-fraction", "0.04", "--epochs", "1",
                        "--out", str(tmp_path / "o"))
-    assert code == 1
-    assert err.startswith("nnblocks train: error: split of 30 samples") and "empty" in err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"nnblocks train: error: argument --dataset: {path}: 30 samples are too few for a "
+                          "validation share of 0.04 and a test share of 0.2: the validation part would get no sample")

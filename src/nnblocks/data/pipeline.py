@@ -26,7 +26,7 @@ import numpy as np
 from nnblocks.data.prep import split_indices
 from nnblocks.data.scaling import Scaling, resolve_scaling
 from nnblocks.data.sources import RawData, load_dataset
-from nnblocks.errors import InvalidValueError
+from nnblocks.errors import DataError, InvalidValueError
 
 # Below this many samples (the chapter's 1-to-4-sample examples) there is nothing to hold out: training, validation
 # and test (if the plan has one) are all the whole set, and ``Splits.held_out`` is False so that no report calls a
@@ -87,7 +87,23 @@ class Splits:
 
 
 def split_dataset(raw: RawData, plan: SplitPlan = SplitPlan(), seed: int = 0) -> Splits:
-    """Cut ``raw`` as ``plan`` says, with ``split_indices`` (seeded; stratified by class for classification)."""
+    """Cut ``raw`` as ``plan`` says, with ``split_indices`` (seeded; stratified by class for classification).
+    Raises ``DataError`` naming the data set when a part would get no sample."""
+    try:
+        return _split(raw, plan, seed)
+    except InvalidValueError as exc:
+        if "empty" not in str(exc):
+            raise
+        part = "test" if str(exc).endswith("part 2 empty") else "validation"
+        samples = f"{len(raw.y)} {'training ' if raw.X_test is not None else ''}samples"
+        raise DataError(f"{raw.name}: {samples} are too few for a validation share of "
+                        f"{plan.val_fraction:g}" + (f" and a test share of {plan.test_fraction:g}"
+                                                     if raw.X_test is None and plan.test_fraction else "") +
+                        f": the {part} part would get no sample (rounded per class); use a larger share or more "
+                        "samples") from None
+
+
+def _split(raw: RawData, plan: SplitPlan, seed: int) -> Splits:
     X, y = raw.X, raw.y
     stratify = y if raw.task == "classification" else None
     test: Pair | None

@@ -168,6 +168,9 @@ def read_npz(path: str | os.PathLike) -> Table:
         raise
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError, RuntimeError) as exc:
         raise DataError(f"{path}: cannot read the .npz file: {load_error_text(exc)}") from exc
+    for name, value in (("X", X), ("y", y)):
+        if not isinstance(value, np.ndarray):  # NumPy hands back a member that is not a .npy array as raw bytes
+            raise DataError(f"{path}: cannot read the .npz file: its {name!r} entry is not a NumPy array (.npy)")
     if X.ndim < 2 or y.ndim not in (1, 2) or len(X) != len(y) or len(X) == 0 or X[0].size == 0:
         raise DataError(f"{path}: X must be (samples, features...) and y have one entry per sample, with at least "
                         f"one sample and one feature; got X {X.shape}, y {y.shape}")
