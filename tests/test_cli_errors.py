@@ -174,6 +174,25 @@ def test_a_random_file_as_a_checkpoint_never_suggests_unsafe_loading(tmp_path, c
         assert f"{junk}: not an nnblocks checkpoint: not an .npz (zip) archive: the file starts with binary data" in err
 
 
+def test_flags_the_data_set_does_not_use_are_named(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--dataset", "moons", "--label-column", "2", "--epochs", "1",
+                       "--out", str(tmp_path / "o"))
+    assert code == 2 and "argument --label-column: only a .csv file has label columns; moons has its own labels" in err
+    code, _, err = run(capsys, "train", "--samples", "50", "--epochs", "1", "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0 and "note: --samples applies to toy sets only; digits ignores it" in err
+
+
+def test_a_network_too_big_for_memory_is_refused_before_it_is_allocated(tmp_path, capsys, monkeypatch):
+    from nnblocks.cli import train
+
+    monkeypatch.setattr(train, "_available_memory", lambda: 8 * 2**30)  # whatever this machine has
+    code, out, err = run(capsys, "train", "--hidden", "100000", "100000", "--epochs", "1", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == "" and not (tmp_path / "o").exists()
+    # 64*1e5 + 1e5*1e5 + 1e5*10 weights (+ biases) ~ 1.0e10 parameters x 4 bytes x 5 copies (adam) = 186 GiB
+    assert "argument --hidden: a 64-100000-100000-10 network with adam at batch 32 needs about 186.5 GiB; 8.0 GiB " \
+           "of memory is available" in err
+
+
 def test_missing_mnist_speaks_of_the_flags(tmp_path, capsys):
     code, out, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
                          "--out", str(tmp_path / "o"))

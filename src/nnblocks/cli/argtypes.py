@@ -89,6 +89,8 @@ def dataset(text: str) -> str:
     if text in dataset_names():
         return text
     if is_data_file(text):
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a .csv or .npz file")
         if not os.path.isfile(text):
             raise argparse.ArgumentTypeError(f"no such file: {text!r}")
         return text

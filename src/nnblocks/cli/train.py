@@ -104,6 +104,47 @@ def _check_flag_combinations(args: argparse.Namespace, parser: argparse.Argument
                      f"{val + test:g}, leaving no training data; make their sum less than 1")
 
 
+def _note_ignored_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Flags the chosen data set has no use for: refused when ignoring it would change the meaning (a label column
+    of a file that has none), else a note on stderr."""
+    dataset, given = args.dataset, (lambda key: getattr(args, key) != parser.get_default(key))
+    if given("label_column") and not dataset.lower().endswith(".csv"):
+        parser.error(f"argument --label-column: only a .csv file has label columns; {dataset} "
+                     + ("keeps its labels in its 'y' array" if data.is_data_file(dataset) else "has its own labels"))
+    unused = [("samples", dataset in data.TOY_SETS, "toy sets only"),
+              ("data_dir", dataset in data.OFFICIAL_TEST_SETS, "MNIST and Fashion-MNIST only"),
+              ("download", dataset in data.OFFICIAL_TEST_SETS, "MNIST and Fashion-MNIST only"),
+              ("test_fraction", dataset not in data.OFFICIAL_TEST_SETS, "data sets without an official test set")]
+    for key, used, what in unused:
+        if given(key) and not used:
+            print(f"{PROG}: note: --{key.replace('_', '-')} applies to {what}; {dataset} ignores it", file=sys.stderr)
+
+
+def _check_memory(config: recipe.TrainConfig) -> None:
+    """Refuse a network that cannot fit in memory, before allocating it (and before the system starts swapping)."""
+    need, have = recipe.estimate_bytes(config), _available_memory()
+    if have is not None and need > have:
+        argtypes.fail(f"argument --hidden: a {'-'.join(str(w) for w in [config.in_features, *config.hidden])}-"
+                      f"{config.out_features} network with {config.optimizer} at batch {config.batch_size} needs "
+                      f"about {need / 2**30:.1f} GiB; {have / 2**30:.1f} GiB of memory is available. Use fewer or "
+                      "smaller hidden layers, or a smaller --batch-size")
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _flag_text(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(str(v) for v in value) or "(none)"
@@ -180,7 +221,8 @@ def _load_data(config: recipe.TrainConfig, args: argparse.Namespace, resumed: An
 def missing_files_text(exc: Any) -> str:
     """The missing MNIST-family files, and the flags that fix it."""
     split = "training" if exc.train else "test"
-    return (f"{exc.name} {split} files not found in {exc.folder}: {', '.join(exc.missing)} (raw or .gz). Add "
+    where = f"{exc.folder}" + ("" if exc.folder.is_dir() else " (that folder does not exist)")
+    return (f"{exc.name} {split} files not found in {where}: {', '.join(exc.missing)} (raw or .gz). Add "
             f"--download to fetch them, or --data-dir FOLDER if you have them elsewhere")
 
 
@@ -248,6 +290,7 @@ def _prepare(args: argparse.Namespace) -> Run:
         resumed, config = _resumed_config(args, parser)
     else:
         _check_flag_combinations(args, parser)
+        _note_ignored_flags(args, parser)
         resumed = None
         epochs = recipe.TrainConfig().epochs if args.epochs is None else args.epochs
         config = recipe.TrainConfig(**{k: getattr(args, k) for k in recipe.RUN_KEYS}, epochs=epochs)
@@ -264,6 +307,7 @@ def _prepare(args: argparse.Namespace) -> Run:
         config = config.with_data(splits)
     except InvalidValueError as exc:
         parser.error(f"argument --loss: {exc}")
+    _check_memory(config)
     run = Run(args, name, out, config, splits, resumed)
     if resumed is not None:
         run.history, run.start_epoch = _resume(args, resumed, run.model, run.optimizer, run.scheduler,

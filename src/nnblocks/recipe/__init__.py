@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from nnblocks.recipe.build import (
     build_model,
+    estimate_bytes,
     load_data,
     make_loaders,
     make_loss,
@@ -56,7 +57,7 @@ from nnblocks.recipe.report import (
 
 __all__ = [
     "TrainConfig", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR", "RUN_KEYS", "KIND", "VERSION",
-    "load_data", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
+    "load_data", "estimate_bytes", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
     "schedule_span",
     "describe", "summary", "gradient_check_summary", "boundary_snapshots", "write_outputs", "write_gradient_checks",
     "write_history", "too_few_to_split", "epochs_text",

@@ -65,6 +65,22 @@ def build_model(config: TrainConfig) -> nn.Sequential:
     return _dropout_after_activations(model, config) if version1_dropout else model
 
 
+# Copies of the parameters a step keeps, per optimizer: weights and gradients, plus the momentum buffer (SGD, one) or
+# the two moments of Adam/AdamW/RMSprop and one update scratch array. Activations: each layer's output is kept for
+# backward, with its gradient and an activation's input or mask beside it: about 4 arrays of batch x width.
+STATE_COPIES = {"sgd": 3, "adam": 5, "adamw": 5, "rmsprop": 5}
+ACTIVATION_COPIES = 4
+
+
+def estimate_bytes(config: TrainConfig) -> int:
+    """Roughly how much memory training ``config``'s model takes in float32: the parameters with the optimizer's
+    state, and one batch's activations (the data itself not counted). For refusing a network that cannot fit
+    before allocating it, not for accounting."""
+    widths = [config.in_features or 0, *config.hidden, config.out_features or 0]
+    params = sum(a * b + b for a, b in zip(widths, widths[1:])) + (4 * sum(config.hidden) if config.batchnorm else 0)
+    return 4 * (STATE_COPIES[config.optimizer] * params + ACTIVATION_COPIES * config.batch_size * sum(widths))
+
+
 def _dropout_after_activations(model: nn.MLP, config: TrainConfig) -> nn.Sequential:
     """A version-1 run's network: a Dropout after each hidden activation (so before every Linear layer but the
     first), each with its own mask generator, as ``nnblocks train`` built it then; its checkpoints load and resume."""
