@@ -128,6 +128,12 @@ def test_huge_regression_targets_are_named_as_the_cause(tmp_path, capsys):
                      r"label column to a few units\.$", err.splitlines()[0]), err
     assert "--lr" not in err  # lr 0.001 is not the problem
     assert "nothing was written: no epoch completed" in err and not (tmp_path / "o").exists()
+    # an output folder holding an earlier run's files: they are not presented as this run's
+    assert run(capsys, "train", "--dataset", "xor", "--samples", "60", "--epochs", "2", "--out", str(tmp_path / "o"),
+               "--quiet")[0] == 0
+    code, _, err = run(capsys, "train", "--dataset", str(tmp_path / "big.csv"), "--epochs", "2",
+                       "--out", str(tmp_path / "o"))
+    assert code == 1 and "nothing was written: no epoch completed" in err and "checkpoint:" not in err
 
 
 # ---- item 7: too few samples to hold any out -------------------------------------------------------------------------

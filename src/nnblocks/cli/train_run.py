@@ -47,7 +47,8 @@ class Run:
         self.history, self.start_epoch = History(), 0
         self.stored = {"config": config.to_dict(), "extra": {"scaler": splits.scaling}}
         self.boundary = None if args.no_boundary else recipe.boundary_snapshots(config, config.epochs)
-        self.best: Any = None
+        self.best: Any = None  # the ModelCheckpoints of best.npz and model.npz, once callbacks() made them
+        self.latest: Any = None
 
     def callbacks(self) -> list[Any]:
         """Checkpoints every epoch (``model.npz``) and at each new lowest validation loss (``best.npz``, which a
@@ -57,8 +58,8 @@ class Run:
         seen = [v for v in (self.history["val_loss"] if "val_loss" in self.history else []) if math.isfinite(v)]
         self.best = ModelCheckpoint(self.out / "best.npz", save_best_only=True, monitor="val_loss",
                                     initial_best=min(seen) if seen else None, **self.stored)
-        return [ModelCheckpoint(self.out / "model.npz", **self.stored), self.best] + \
-            ([self.boundary] if self.boundary is not None else [])
+        self.latest = ModelCheckpoint(self.out / "model.npz", **self.stored)
+        return [self.latest, self.best] + ([self.boundary] if self.boundary is not None else [])
 
     def fit(self, callbacks: list[Any]) -> int | None:
         """Train; None when every epoch ran, else the exit status after reporting a divergence or an interruption."""
@@ -82,19 +83,38 @@ class Run:
         save_checkpoint(self.out / "model.npz", self.model, self.optimizer, self.scheduler, epoch=len(self.history),
                         history=self.history, rng=loader_generators(train=self.train_loader), **self.stored)
 
+    def _ours(self, checkpoint: Any, path: Path) -> bool:
+        """Whether ``path`` holds this run's checkpoint (written by it, or the one it resumed from the same folder),
+        not a file an earlier run left in the output folder."""
+        resumed_here = self.resumed is not None and (Path(self.args.resume).resolve().parent == path.resolve().parent)
+        return path.is_file() and (getattr(checkpoint, "last_path", None) is not None or resumed_here)
+
     def best_path(self) -> dict[str, Path]:
-        """``{"best checkpoint (epoch 7, val loss 0.08)": best.npz}`` when one was written."""
+        """``{"best checkpoint (epoch 7, val loss 0.08)": best.npz}`` when this run has one."""
         path = self.out / "best.npz"
-        if "val_loss" not in self.history or not path.is_file():
+        if "val_loss" not in self.history or not self._ours(self.best, path):
             return {}
         epoch, value = self.history.best("val_loss")
         return {f"best checkpoint (epoch {epoch}, val loss {value:.3g})": path}
+
+    def _saved_epoch(self) -> int | None:
+        """The epoch count of this run's ``model.npz`` (None when it has none yet, or it cannot be read)."""
+        from nnblocks.errors import CheckpointError
+        from nnblocks.train import read_checkpoint
+
+        path = self.out / "model.npz"
+        if not self._ours(self.latest, path):
+            return None
+        try:
+            return read_checkpoint(path).epoch
+        except (CheckpointError, OSError):
+            return None
 
     # ---- how a run that did not finish ends --------------------------------------------------------------------------
     def _kept(self) -> list[str]:
         """Write what the complete epochs allow (history, plots); name every file the run leaves."""
         paths = recipe.write_history(self.out, self.name, self.history)
-        saved = _saved_epoch(self.out / "model.npz")
+        saved = self._saved_epoch()
         lines = [f"  {label}: {path}" for label, path in paths.items()]
         if saved is not None:
             lines.insert(0, f"  checkpoint: {self.out / 'model.npz'} (epoch {saved})")
@@ -143,22 +163,10 @@ class Run:
         print(f"\n{PROG}: interrupted in epoch {done + 1} of {self.config.epochs}", file=sys.stderr)
         for line in self._kept():
             print(line, file=sys.stderr)
-        saved = _saved_epoch(self.out / "model.npz")
+        saved = self._saved_epoch()
         if saved is not None:
             command = ["nnblocks", "train", "--resume", str(self.out / "model.npz"), "--epochs",
                        str(self.config.epochs), "--out", str(self.out)]
             print(f"  continue from epoch {saved} with: {' '.join(shlex.quote(c) for c in command)}", file=sys.stderr)
         return INTERRUPTED
 
-
-def _saved_epoch(path: Path) -> int | None:
-    """The epoch count of the checkpoint at ``path`` (None when there is none, or it cannot be read)."""
-    from nnblocks.errors import CheckpointError
-    from nnblocks.train import read_checkpoint
-
-    if not path.is_file():
-        return None
-    try:
-        return read_checkpoint(path).epoch
-    except (CheckpointError, OSError):
-        return None
