@@ -256,3 +256,9 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     proc = subprocess.run(f"{sys.executable} -m nnblocks explain --network 4-8-8-1 | head -1", shell=True,
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("Chain-rule trace")
+
+
+def test_a_demo_whose_finite_differences_blow_up_ends_in_one_line(tmp_path, capsys):
+    code, out, err = run(capsys, "demo", "--step", "1e308", "--out", str(tmp_path / "demo"))
+    assert code == 1 and out == "" and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "the loss is inf at epoch 1" in err and "--step 1e+308 nudges each weight that far" in err

@@ -58,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
     problem = output_problem(args.out)  # the default folder too, before the work
     if problem is not None:
         fail(f"argument --out: {problem}")
-    result = run_demo(precision=precision, method=args.method, h=args.step, tolerance=args.tolerance)
+    try:
+        result = run_demo(precision=precision, method=args.method, h=args.step, tolerance=args.tolerance)
+    except ValueError as exc:  # the chapter's own loop stops a run whose loss became NaN/inf
+        big = args.step >= 1 and args.method != "chain"
+        fail(f"{exc}" + (f"; but --step {args.step:g} nudges each weight that far, so the finite-difference gradient "
+                         "blows up first: try a step below 1 (default 1e-4)" if big else ""), 1)
     print(format_report(result))
     try:
         paths = save_figures(result, args.out)
