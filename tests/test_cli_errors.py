@@ -253,8 +253,9 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     import sys
 
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(f"{sys.executable} -m nnblocks explain --network 4-8-8-1 | head -1", shell=True,
-                          capture_output=True, text=True, env=env, timeout=120)
+    # 0.5 MB of trace, far more than a pipe holds (64 kB), so the writer always meets the closed pipe
+    proc = subprocess.run(f"{sys.executable} -m nnblocks explain --network 8-64-64-1 --max-elements 2000 | head -1",
+                          shell=True, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("Chain-rule trace")
 
 

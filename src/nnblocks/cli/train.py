@@ -8,12 +8,15 @@
 Writes into ``--out`` (default ``nnblocks-out/train-<dataset>``): ``history.csv``, ``history.json``, ``loss.png``,
 ``accuracy.png`` and ``confusion_matrix.png`` (classification), and ``model.npz``: the checkpoint (weights,
 optimizer, scheduler, history, random states and the run's config, rewritten after every epoch), which
-``--resume`` continues and ``nnblocks evaluate`` rebuilds the model from. With ``--check-gradients N``, also
-``gradient_check.png``: the engine's gradients checked against float64 finite differences every N steps.
+``--resume`` continues and ``nnblocks evaluate`` rebuilds the model from, and ``best.npz``: the same at the epoch of
+the lowest validation loss. With ``--check-gradients N``, also ``gradient_check.png``: the engine's gradients checked
+against float64 finite differences every N steps.
 
 The run itself is ``nnblocks.recipe``: the data pipeline (seeded stratified splits, the MNIST family's official test
 set kept, scaling fitted on the training split), the model, loss, optimizer and scheduler by name, the output files.
-This module holds the flags, the messages and the exit codes.
+This module holds the flags, the checks made before any work (the output folder, the data file's contents, the
+memory the network needs, a schedule ``--resume`` cannot stretch) and their one-line messages (exit status 2);
+``cli/train_run.py`` holds the run and how it ends (1 when it diverges, 130 on Ctrl-C).
 """
 from __future__ import annotations
 
