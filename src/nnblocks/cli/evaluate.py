@@ -21,10 +21,10 @@ from nnblocks.cli import argtypes
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by `nnblocks train` on a test set",
+    p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by nnblocks train on a test set",
                               description=argtypes.plain(__doc__.split("\n\n")[0]),
                               formatter_class=argtypes.DefaultsFormatter)
-    p.add_argument("checkpoint", metavar="CKPT", help="a model.npz (or best.npz) written by `nnblocks train`")
+    p.add_argument("checkpoint", metavar="CKPT", help="a model.npz (or best.npz) written by nnblocks train")
     p.add_argument("--dataset", type=argtypes.dataset, default=None,
                    help="default: the data set the model was trained on")
     p.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files (default: "
