@@ -71,8 +71,12 @@ def test_demo_bad_numbers_are_argparse_errors_naming_the_flag(tmp_path, capsys, 
 def test_demo_reports_an_unwritable_folder(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert main(["demo", "--out", str(blocker / "sub")]) == 1
-    assert "cannot write the plots" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused when the flags are read, before the experiments run
+        main(["demo", "--out", str(blocker / "sub")])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert f"argument --out: cannot create {blocker / 'sub'}: {blocker} is a file, not a folder" in captured.err
+    assert captured.out == ""
 
 
 def test_demo_listed_in_help(capsys):

@@ -160,7 +160,9 @@ def test_missing_files_name_paths_and_download(tmp_path):
         mnist(root=folder, train=False)
     msg = str(err.value)
     assert str(folder / TEST_IMAGES) in msg and str(folder / TEST_LABELS) in msg
-    assert "download=True" in msg and "--download" in msg
+    assert "download=True" in msg and "--" not in msg  # the library names no flag: the command line says its own
+    assert (err.value.name, err.value.folder, err.value.train) == ("mnist", folder, False)
+    assert err.value.missing == [TEST_IMAGES, TEST_LABELS]
     # only the missing one is listed
     write(tmp_path / "half", TRAIN_IMAGES, images_bytes(sample()[0]), gz=True)
     with pytest.raises(DataError) as err:

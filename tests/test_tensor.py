@@ -33,7 +33,14 @@ def test_ten_thousand_deep_sigmoid_chain_matches_closed_form() -> None:
         derivative *= 4 * s * (1 - s)  # chain rule, one factor per step
         u = 4 * s - 2
     y.sum().backward()
-    np.testing.assert_allclose(y.data, u, rtol=1e-12)
+    # Tolerance from an error analysis, not from one machine. Near the fixed point y ~ sqrt(6/k) (0.0245 after 10,000
+    # steps), and 4 s - 2 cancels: each step adds an absolute rounding error of about 2 c eps (s ~ 1/2 known to c ulps;
+    # c ~ 1-4 depending on the CPU's SIMD exp). The map's derivative 1 - y^2/4 damps an error made at step k by
+    # (k/N)^1.5 by step N, so the worst case (all errors aligned) is 2 c eps * sum (k/N)^1.5 ~ 0.8 c eps N absolute,
+    # i.e. 7e-11 c relative to y_N; a random walk gives ~1e-12 c (measured: 1.6e-12 against a long-double reference).
+    # Two such computations (the engine's and this loop) differ by at most 2 * 7e-11 * 4 = 6e-10 < 1e-9. The gradient
+    # is a product of 10,000 factors each within a few ulps (about 1e-11), far inside the same bound.
+    np.testing.assert_allclose(y.data, u, rtol=1e-9)
     assert np.all(derivative > 1e-9)
     np.testing.assert_allclose(x.grad, derivative, rtol=1e-9)
 

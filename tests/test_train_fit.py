@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -150,7 +151,9 @@ def test_huge_learning_rate_diverges_with_a_clear_message():
     exc = info.value
     message = str(exc)
     assert f"epoch {exc.epoch}, batch {exc.batch} of 7" in message
-    assert "learning rate 1e+06 may be too high" in message and "inputs not scaled" in message
+    assert "learning rate 1e+06 may be too high" in message
+    # moons x 255 are large but not whole numbers: named as large, with a hint that holds whether or not they are scaled
+    assert re.search(r"inputs as large as \|x\| = \d+ \(if they are not scaled yet, standardize", message)
     assert not math.isfinite(exc.loss)
     assert len(exc.history) == exc.epoch - 1  # the epochs completed before the failure
 
@@ -201,6 +204,74 @@ def test_divergence_carries_the_facts_and_names_no_command_line_flag():
     with pytest.raises(TrainingDiverged, match="some weights are already NaN/inf") as info:
         fit(broken, nn.CrossEntropyLoss(), optim.SGD(broken.parameters(), lr=0.01), loader, epochs=1, progress=False)
     assert (info.value.batch, info.value.weights_finite) == (1, False)
+
+
+def digits_run(lr, momentum, scale, epochs=40):
+    from nnblocks import recipe
+
+    config = recipe.TrainConfig(optimizer="sgd", lr=lr, momentum=momentum, scale=scale, epochs=epochs, hidden=[32])
+    splits = recipe.load_data(config)
+    config = config.with_data(splits)
+    model = recipe.build_model(config)
+    train, val, _ = recipe.make_loaders(splits, config)
+    return fit(model, recipe.make_loss(config.loss), recipe.make_optimizer(config, model.parameters()), train, val,
+               epochs=epochs, metrics=config.metrics, progress=False)
+
+
+def test_divergence_is_caught_when_the_loss_has_grown_by_orders_of_magnitude_not_at_inf():
+    # Standardized digits, SGD lr 0.5 with momentum 0.9: the epoch losses grow ~100x per epoch and reached inf only in
+    # epoch 18 before the growth check; now the run stops in epoch 2, with finite weights worth keeping.
+    with pytest.raises(TrainingDiverged) as info:
+        digits_run(0.5, 0.9, "standard")
+    exc = info.value
+    assert exc.epoch == 2 and math.isfinite(exc.loss) and exc.weights_finite and len(exc.history) == 1
+    first = exc.history["loss"][0]
+    assert exc.loss > max(100 * first, 10 * first)
+    message = str(exc)
+    assert re.search(r"the loss grew to [\d.e+]+ at epoch 2, batch \d+ of 40: over 100 times its best epoch", message)
+    assert "learning rate 0.5 with momentum 0.9 (steps up to 5 times the gradient) may be too high" in message
+    assert "unscaled" not in message and "255" not in message  # the inputs are standardized
+
+
+@pytest.mark.parametrize("batch, words", [
+    # the digits' raw 0..16 counts: unscaled, and the advice is their own maximum, not /255
+    (np.array([[0.0, 16.0, 3.0], [12.0, 0.0, 7.0]], np.float32),
+     "the inputs look unscaled: whole numbers from 0 to 16, as raw pixels or counts are (divide them by 16"),
+    # standardized digits reach |z| = 20.5 on a nearly constant pixel: large, but not called unscaled
+    (np.array([[-0.3, 20.46, 1.2], [0.8, -1.1, -0.4]], np.float32),
+     "inputs as large as |x| = 20.5 (if they are not scaled yet, standardize each feature)"),
+])
+def test_the_input_hint_is_true_for_the_data_at_hand(batch, words):
+    from nnblocks.train.divergence import diverged_in_training
+
+    exc = diverged_in_training(History(), 1, 1, 1, float("nan"), 0.01, nb.tensor(batch), mlp())
+    assert words in str(exc) and exc.max_abs_input == pytest.approx(np.abs(batch).max())
+    assert ("unscaled" in str(exc)) == (batch.min() >= 0) and "255" not in str(exc)
+
+
+def test_a_healthy_run_is_not_stopped_by_the_growth_check():
+    # Adam on moons drives the loss to ~1e-3 with occasional spikes late in training; none is a blow-up
+    X, y = moons(400, noise=0.1, seed=0)
+    model = nn.Sequential(nn.Linear(2, 32, seed=0), nn.ReLU(), nn.Linear(32, 2, seed=1))
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.03),
+                  DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True, seed=0), epochs=150, progress=False,
+                  record_batches=True)
+    assert len(history) == 150 and min(history["loss"]) < 0.02
+    assert max(history.batch_loss[25 * 10:]) > 10 * min(history["loss"])  # spikes there were, far below the limit
+
+
+def test_loss_watch_takes_a_resumed_history_into_account():
+    from nnblocks.train.divergence import LossWatch
+
+    assert LossWatch(History()).limit == math.inf  # nothing to compare with before the first epoch
+    h = History()
+    for epoch, loss in enumerate([2.0, 0.5, 0.01], 1):
+        h.append({"epoch": epoch, "loss": loss})
+    watch = LossWatch(h)
+    assert (watch.first, watch.best, watch.limit) == (2.0, 0.01, 20.0)  # max(100 x 0.01, 10 x 2.0)
+    watch.epoch_done(float("nan"))
+    watch.epoch_done(0.001)
+    assert (watch.best, watch.limit) == (0.001, 20.0)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf inputs in validation, on purpose

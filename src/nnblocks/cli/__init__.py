@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Sub-command modules, in the order ``nnblocks --help`` lists them. A module missing here is simply not offered.
@@ -34,13 +35,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Output folders of commands whose module does not check its own ``--out`` when the flags are read (see
+# ``argtypes.output_dir``): checked here before the command runs, so a bad --out fails at once, not after the work.
+CHECKED_OUTPUTS = {"experiment": "out"}
+
+
+def _check_outputs(args: argparse.Namespace, command: str) -> None:
+    from nnblocks.cli.argtypes import fail, output_problem
+
+    attr = CHECKED_OUTPUTS.get(command)
+    value = getattr(args, attr, None) if attr else None
+    problem = output_problem(value) if value else None
+    if problem is not None:
+        fail(f"argument --{attr}: {problem}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; its exit status: 0 done, 1 the run failed, 2 bad input, 130 interrupted (Ctrl-C).
+
+    The last line of defence against tracebacks for what the environment does, not what nnblocks does: Ctrl-C, a
+    closed pipe (``nnblocks explain | head``), a disk that fills up or a file that cannot be written, memory that
+    runs out. Each becomes one line on stderr. (A bug in nnblocks itself still shows its traceback.)
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    from nnblocks.cli.argtypes import CommandError
+
+    prog = f"nnblocks {args.command}"
+    try:
+        _check_outputs(args, args.command)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below rather than reported at exit
+        return code
+    except CommandError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, without a second error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{prog}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:
+        print(f"{prog}: error: out of memory ({exc or 'no detail'}); try a smaller network, batch size or data set",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,4 +24,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nnblocks.cli.argtypes import fail, output_problem
+
+    problem = output_problem(args.json_path, "file") if args.worker is None else None
+    if problem is not None:  # before the benchmark runs, not after its minutes of work
+        fail(f"argument --json: {problem}")
     return bench.run(args)

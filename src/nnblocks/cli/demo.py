@@ -6,8 +6,8 @@ finite-difference gradients against the chain rule at every step, prints a short
 from __future__ import annotations
 
 import argparse
-import sys
 
+from nnblocks.cli.argtypes import fail, output_dir, output_problem
 from nnblocks.cli.argtypes import positive_float as _positive_float
 
 DEFAULT_OUT = "nnblocks-out/demo"
@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "finite-difference and chain-rule gradients at every step, print a report and write PNG plots. "
         "The defaults repeat the chapter's procedure exactly.",
     )
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the PNG plots (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", default=DEFAULT_OUT, type=output_dir,
+                        help=f"folder for the PNG plots (default: {DEFAULT_OUT})")
     parser.add_argument(
         "--method",
         choices=["forward", "central", "chain"],
@@ -53,15 +54,21 @@ def run(args: argparse.Namespace) -> int:
 
     precision = "float64" if args.float64 else args.precision
     if args.float64 and args.precision not in ("chapter", "float64"):
-        print(f"nnblocks demo: --float64 contradicts --precision {args.precision}", file=sys.stderr)
-        return 2
-    result = run_demo(precision=precision, method=args.method, h=args.step, tolerance=args.tolerance)
+        fail(f"argument --float64: --float64 contradicts --precision {args.precision}")
+    problem = output_problem(args.out)  # the default folder too, before the work
+    if problem is not None:
+        fail(f"argument --out: {problem}")
+    try:
+        result = run_demo(precision=precision, method=args.method, h=args.step, tolerance=args.tolerance)
+    except ValueError as exc:  # the chapter's own loop stops a run whose loss became NaN/inf
+        big = args.step >= 1 and args.method != "chain"
+        fail(f"{exc}" + (f"; but --step {args.step:g} nudges each weight that far, so the finite-difference gradient "
+                         "blows up first: try a step below 1 (default 1e-4)" if big else ""), 1)
     print(format_report(result))
     try:
         paths = save_figures(result, args.out)
     except OSError as exc:
-        print(f"nnblocks demo: cannot write the plots into {args.out!r}: {exc}", file=sys.stderr)
-        return 1
+        fail(f"cannot write the plots into {args.out!r}: {exc.strerror or exc}", 1)
     print("")
     print("Plots written:")
     for path in paths:

@@ -21,15 +21,18 @@ from nnblocks.cli import argtypes
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by `nnblocks train` on a test set",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint", metavar="CKPT", help="a model.npz written by `nnblocks train`")
+    p = subparsers.add_parser("evaluate", help="measure a checkpoint saved by nnblocks train on a test set",
+                              description=argtypes.plain(__doc__.split("\n\n")[0]),
+                              formatter_class=argtypes.DefaultsFormatter)
+    p.add_argument("checkpoint", metavar="CKPT", help="a model.npz (or best.npz) written by nnblocks train")
     p.add_argument("--dataset", type=argtypes.dataset, default=None,
                    help="default: the data set the model was trained on")
-    p.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files")
+    p.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files (default: "
+                                                    "$NNBLOCKS_DATA/<name> if set, else ~/.cache/nnblocks/<name>)")
     p.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing")
-    p.add_argument("--batch-size", type=argtypes.positive_int, default=512)
-    p.add_argument("--out", default=None, help="folder for confusion_matrix.png (default: no plot)")
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=512, help="samples per evaluation step")
+    p.add_argument("--out", type=argtypes.output_dir, default=None,
+                   help="folder for confusion_matrix.png (default: no plot)")
     p.set_defaults(func=run, _parser=p)
 
 
@@ -41,61 +44,94 @@ def _matrix_text(cm: Any, names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from nnblocks import data, recipe
-    from nnblocks.errors import CheckpointError, DataError, InvalidValueError
-    from nnblocks.train import confusion_matrix, evaluate, load_checkpoint, read_checkpoint
+def _config(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The checkpoint and the config of its run (with ``--dataset``), or a one-line error naming what is wrong."""
+    from nnblocks import recipe
+    from nnblocks.cli.train import nonfinite_text
+    from nnblocks.errors import CheckpointError, InvalidValueError
+    from nnblocks.train import read_checkpoint
 
-    parser: argparse.ArgumentParser = args._parser
     try:
         ckpt = read_checkpoint(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as exc:
-        parser.error(f"argument CKPT: {exc}")
+        argtypes.fail(f"argument CKPT: {exc}")
     if not isinstance(ckpt.config, dict) or ckpt.config.get("kind") != recipe.KIND:
-        parser.error(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
-                     "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
+        argtypes.fail(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
+                      "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
     try:
         config = recipe.TrainConfig.from_dict(ckpt.config)
-    except InvalidValueError as exc:
-        parser.error(f"argument CKPT: {args.checkpoint}: {exc}")
-    if args.dataset is not None:
-        config = replace(config, dataset=args.dataset)
+    except (InvalidValueError, TypeError) as exc:
+        argtypes.fail(f"argument CKPT: {args.checkpoint}: {exc}")
+    bad = ckpt.nonfinite_weights()
+    if bad:  # it would "evaluate" to chance accuracy and a NaN loss, which means nothing
+        argtypes.fail(f"argument CKPT: {args.checkpoint}: {nonfinite_text(bad)}; evaluate a checkpoint from before "
+                      "the divergence (best.npz beside it), or train again with a smaller --lr", 1)
+    return ckpt, (replace(config, dataset=args.dataset) if args.dataset is not None else config)
+
+
+def _splits(config: Any, args: argparse.Namespace, ckpt: Any) -> Any:
+    from nnblocks import data, recipe
+    from nnblocks.cli.train import missing_files_text
+    from nnblocks.errors import DataError, NNBlocksError
+
     try:
         splits = recipe.load_data(config, args.data_dir, args.download, scaling_state=(ckpt.extra or {}).get("scaler"))
+    except data.DataFilesMissing as exc:
+        argtypes.fail(missing_files_text(exc), 1)
     except DataError as exc:
-        print(f"nnblocks evaluate: error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # e.g. the stored scaler does not fit this data set's features
-        parser.error(f"argument --dataset: {exc}")
+        argtypes.fail(f"argument --dataset: {exc}" if data.is_data_file(config.dataset) else str(exc),
+                      2 if data.is_data_file(config.dataset) else 1)
+    except (NNBlocksError, ValueError) as exc:  # e.g. the stored scaler does not fit this data set's features
+        argtypes.fail(f"argument --dataset: {exc}")
     if splits.in_features != config.in_features:
-        parser.error(f"argument --dataset: {config.dataset} has {splits.in_features} features per sample but "
-                     f"the model takes {config.in_features}")
+        argtypes.fail(f"argument --dataset: {config.dataset} has {splits.in_features} features per sample but "
+                      f"the model takes {config.in_features}")
+    if splits.task != config.task:
+        argtypes.fail(f"argument --dataset: {config.dataset} is a {splits.task} data set but the model was trained "
+                      f"for {config.task}")
+    if splits.task == "classification" and splits.num_classes > config.num_classes:
+        argtypes.fail(f"argument --dataset: {config.dataset} has classes up to {splits.num_classes - 1} but the "
+                      f"model tells {config.num_classes} classes apart (0..{config.num_classes - 1})")
+    return splits
+
+
+def run(args: argparse.Namespace) -> int:
+    from nnblocks import data, recipe
+    from nnblocks.errors import CheckpointError
+    from nnblocks.train import confusion_matrix, evaluate, load_checkpoint
+
+    ckpt, config = _config(args)
+    splits = _splits(config, args, ckpt)
+    name = data.short_name(config.dataset)
+    warning = recipe.too_few_to_split(name, splits)
+    if warning:
+        print(f"nnblocks evaluate: warning: {warning}", file=sys.stderr)
     model = recipe.build_model(config)
     try:
         load_checkpoint(ckpt.path, model, restore_rng=False)
     except CheckpointError as exc:
-        parser.error(f"argument CKPT: {exc}")
+        argtypes.fail(f"argument CKPT: {exc}")
     X, y = splits.test
     loader = data.DataLoader(data.TensorDataset(X, recipe.targets_for_loss(y, config.loss, config.num_classes)),
                              batch_size=args.batch_size)
     classification = config.task == "classification"
     result = evaluate(model, loader, recipe.make_loss(config.loss), config.metrics, return_predictions=classification)
-    name = data.short_name(config.dataset)
+    part = "test" if splits.held_out else "training-data"
+    where = f"on {result['n']} samples ({args.checkpoint}, {recipe.epochs_text(ckpt.epoch)})"
     if not classification:
-        print(f"{name}: test {config.loss} loss {result['loss']:.4g} on {result['n']} samples "
-              f"({args.checkpoint}, epoch {ckpt.epoch})")
+        print(f"{name}: {part} {config.loss} loss {result['loss']:.4g} {where}")
         return 0
     k = max(config.num_classes, splits.num_classes)
     cm = confusion_matrix(result["y_true"], result["y_pred"], k)
-    print(f"{name}: test accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) on {result['n']} samples "
-          f"({args.checkpoint}, epoch {ckpt.epoch})")
-    names = [str(c) for c in (splits.classes or range(k))]
+    print(f"{name}: {part} accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) {where}")
+    names = [str(c) for c in splits.classes] if splits.classes and len(splits.classes) == k else \
+        [str(i) for i in range(k)]
     short = names if max(len(n) for n in names) <= 6 else [str(i) for i in range(k)]
     print(_matrix_text(cm, short))
     if args.out:
         from nnblocks.viz.training import plot_confusion_matrix, save_figure
 
-        path = save_figure(plot_confusion_matrix(cm, names, title=f"{name}: test confusion matrix"),
+        path = save_figure(plot_confusion_matrix(cm, names, title=f"{name}: {part} confusion matrix"),
                            Path(args.out) / "confusion_matrix.png")
         print(f"  confusion matrix: {path}")
     return 0

@@ -9,10 +9,10 @@ Everything runs in float64 so the finite-difference column is accurate to ~1e-10
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from nnblocks.cli import argtypes
 from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
 from nnblocks.cli.argtypes import positive_int as _positive_int
 
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch", type=_positive_int, default=1,
                    help="samples in the batch (default 1; >1 needs --network SIZES)")
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format (default text)")
-    p.add_argument("--figure", metavar="PATH", default=None,
+    p.add_argument("--figure", metavar="PATH", default=None, type=argtypes.output_file,
                    help="also draw the graph with values and gradients to PATH (.svg or .png; no suffix: both)")
     p.add_argument("--max-elements", type=_positive_int, default=12,
                    help="elements printed per gradient (default 12)")
@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
         model, _, _, loss_fn = build_problem(args.network, args.seed, args.activation, args.loss, args.batch,
                                              np.float32 if args.float32 else np.float64)
     except ValueError as exc:
-        print(f"nnblocks explain: {exc}", file=sys.stderr)
-        return 2
+        argtypes.fail(str(exc))
     params = dict(model.named_parameters())
     loss = loss_fn()
     trace = explain(loss, params, recompute=loss_fn, max_elements=args.max_elements)

@@ -19,6 +19,7 @@ from nnblocks.data.dataset import ConcatDataset, Dataset, IterableDataset, Subse
 from nnblocks.data.digits import digits
 from nnblocks.data.idx import (
     FASHION_CLASSES,
+    DataFilesMissing,
     data_root,
     fashion_mnist,
     mnist,
@@ -60,6 +61,7 @@ __all__ = [
     "BatchSampler",
     "digits",
     "mnist", "fashion_mnist", "read_idx", "read_idx_images", "read_idx_labels", "data_root", "FASHION_CLASSES",
+    "DataFilesMissing",
     "split_indices", "train_val_split", "train_val_test_split", "scale_255", "Standardizer",
     "read_table", "read_csv", "read_npz", "is_data_file", "Table", "labels_to_task", "Targets",
     "load_dataset", "RawData", "dataset_names", "short_name", "IMAGE_SETS", "OFFICIAL_TEST_SETS",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nnblocks.data.files import atomic_temp, remove_stale_temps
 from nnblocks.errors import DataError, InvalidValueError
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
@@ -173,13 +173,22 @@ def _locate(name: str, folder: Path, filenames: tuple[str, ...]) -> Path:
     return folder
 
 
-def _missing_message(name: str, folder: Path, missing: list[str], train: bool) -> str:
-    split = "training" if train else "test"
-    listing = "\n".join(f"  {folder / f}  (or {folder / f}.gz)" for f in missing)
-    function = name.replace("-", "_")
-    return (f"{name} {split} files not found. Put these files in {folder}:\n{listing}\n"
-            f"or let nnblocks fetch them: {function}(download=True), or --download on the nnblocks command. "
-            f"(Set NNBLOCKS_DATA or pass root= to use another folder.)")
+class DataFilesMissing(DataError):
+    """The IDX files of ``name`` (``mnist``, ``fashion-mnist``) are not in ``folder``: ``missing`` lists their names.
+
+    The message speaks of the Python API (``download=True``, ``root=``); a command line can phrase its own from the
+    attributes (``train``: whether the training or the test files are missing)."""
+
+    def __init__(self, name: str, folder: Path, missing: list[str], train: bool) -> None:
+        self.name, self.folder, self.missing, self.train = name, folder, list(missing), train
+        split = "training" if train else "test"
+        function = name.replace("-", "_")
+        super().__init__(f"{name} {split} files not found. Put these files in {folder}:\n{self.listing()}\n"
+                         f"or let nnblocks fetch them: {function}(download=True). (Set NNBLOCKS_DATA or pass root= "
+                         "to use another folder.)")
+
+    def listing(self) -> str:
+        return "\n".join(f"  {self.folder / f}  (or {self.folder / f}.gz)" for f in self.missing)
 
 
 # ---- downloading -----------------------------------------------------------------------------------------------------
@@ -187,8 +196,8 @@ def _download(url: str, target: Path, md5: str) -> None:
     """Fetch ``url`` into ``target`` via a temporary file in the same folder, renamed into place only when complete
     and matching ``md5``; on any failure nothing is left behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    remove_stale_temps(target)  # what an interrupted download killed outright left
+    fd, tmp = atomic_temp(target)
     try:
         digest = hashlib.md5()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
@@ -236,7 +245,7 @@ def load_idx_pair(name: str, root: str | os.PathLike | None = None, train: bool 
             folder = found if _has_all(found, filenames) else folder
     missing = [f for f in filenames if _find(folder, f) is None]
     if missing and not download:
-        raise DataError(_missing_message(name, folder, missing, bool(train)))
+        raise DataFilesMissing(name, folder, missing, bool(train))
     if missing:
         _fetch(name, folder, missing)
     image_path, label_path = (_find(folder, f) for f in filenames)

@@ -26,10 +26,11 @@ import numpy as np
 from nnblocks.data.prep import split_indices
 from nnblocks.data.scaling import Scaling, resolve_scaling
 from nnblocks.data.sources import RawData, load_dataset
-from nnblocks.errors import InvalidValueError
+from nnblocks.errors import DataError, InvalidValueError
 
 # Below this many samples (the chapter's 1-to-4-sample examples) there is nothing to hold out: training, validation
-# and test (if the plan has one) are all the whole set.
+# and test (if the plan has one) are all the whole set, and ``Splits.held_out`` is False so that no report calls a
+# measurement on those rows a validation or test result.
 MIN_SPLIT_SAMPLES = 20
 
 Pair = tuple[np.ndarray, np.ndarray]
@@ -63,6 +64,7 @@ class Splits:
     classes: list[str] | None = None
     pixel_max: float | None = None
     scaling: dict[str, Any] | None = None  # the fitted Scaling's state_dict(); None before scale_splits
+    held_out: bool = True  # False: too few samples to split, validation and test are the training rows themselves
 
     def parts(self) -> list[Pair]:
         return [self.train, self.val] + ([self.test] if self.test is not None else [])
@@ -85,7 +87,23 @@ class Splits:
 
 
 def split_dataset(raw: RawData, plan: SplitPlan = SplitPlan(), seed: int = 0) -> Splits:
-    """Cut ``raw`` as ``plan`` says, with ``split_indices`` (seeded; stratified by class for classification)."""
+    """Cut ``raw`` as ``plan`` says, with ``split_indices`` (seeded; stratified by class for classification).
+    Raises ``DataError`` naming the data set when a part would get no sample."""
+    try:
+        return _split(raw, plan, seed)
+    except InvalidValueError as exc:
+        if "empty" not in str(exc):
+            raise
+        part = "test" if str(exc).endswith("part 2 empty") else "validation"
+        samples = f"{len(raw.y)} {'training ' if raw.X_test is not None else ''}samples"
+        raise DataError(f"{raw.name}: {samples} are too few for a validation share of "
+                        f"{plan.val_fraction:g}" + (f" and a test share of {plan.test_fraction:g}"
+                                                     if raw.X_test is None and plan.test_fraction else "") +
+                        f": the {part} part would get no sample (rounded per class); use a larger share or more "
+                        "samples") from None
+
+
+def _split(raw: RawData, plan: SplitPlan, seed: int) -> Splits:
     X, y = raw.X, raw.y
     stratify = y if raw.task == "classification" else None
     test: Pair | None
@@ -99,6 +117,7 @@ def split_dataset(raw: RawData, plan: SplitPlan = SplitPlan(), seed: int = 0) ->
     elif len(y) < MIN_SPLIT_SAMPLES:
         train = val = (X, y)
         test = (X, y) if plan.test_fraction else None
+        return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max, held_out=False)
     else:
         fractions = (plan.val_fraction,) + ((plan.test_fraction,) if plan.test_fraction else ())
         parts = [(X[i], y[i]) for i in split_indices(len(y), fractions, seed, stratify)]

@@ -18,6 +18,7 @@ from nnblocks.data.idx import FASHION_CLASSES, fashion_mnist, mnist
 from nnblocks.data.tables import is_data_file, read_table
 from nnblocks.data.tasks import labels_to_task
 from nnblocks.data.toy import TOY_SETS
+from nnblocks.data.validate import two_classes
 from nnblocks.errors import InvalidValueError
 
 IMAGE_SETS = ("digits", "mnist", "fashion-mnist")
@@ -71,7 +72,8 @@ def load_dataset(name: str, *, data_dir: str | None = None, download: bool = Fal
     MNIST-family images stay uint8, one row of 784 pixels per image (read from ``data_dir``, downloaded with
     ``download``); the digits are float32 counts 0..16. A toy set draws ``samples`` points from ``seed`` (the
     chapter's fixed examples take neither). ``label_column`` picks a CSV file's label column.
-    Raises ``DataError`` for a missing or malformed file, ``InvalidValueError`` for an unknown name.
+    Raises ``DataError`` for a missing or malformed file (``read_table`` names the lines and columns at fault) and
+    for classes that are not at least two, ``InvalidValueError`` for an unknown name.
     """
     if name == "digits":
         X, y = digits()
@@ -88,4 +90,6 @@ def load_dataset(name: str, *, data_dir: str | None = None, download: bool = Fal
         raise InvalidValueError(f"unknown data set {name!r}; choose from {', '.join(dataset_names())}, "
                                 "or give the path of a .csv or .npz file")
     y, task, classes = labels_to_task(labels)
+    if task == "classification":
+        two_classes(name, classes if classes is not None else [str(c) for c in np.unique(y)], len(y))
     return RawData(name, X, y, task, classes)

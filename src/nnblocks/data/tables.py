@@ -14,6 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nnblocks.data.files import load_error_text, npz_problem
+from nnblocks.data.validate import cell_text, finite_features, finite_labels, is_number, labels_present
+from nnblocks.data.validate import non_numeric_cells
 from nnblocks.errors import DataError
 
 DATA_FILE_SUFFIXES = (".csv", ".npz")
@@ -43,20 +46,12 @@ def read_table(path: str | os.PathLike, label_column: str | int | None = None) -
     raise DataError(f"{path}: cannot read this file type; give a .csv or .npz file")
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_header(rows: list[list[str]]) -> bool:
     """Row 0 is a header when some column holds text there but a number in row 1 (a text label column, wherever
     it is, has text in both); a lone row is a header only if none of its cells is a number."""
     if len(rows) == 1:
-        return not any(_is_number(c) for c in rows[0])
-    return any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0], rows[1]))
+        return not any(is_number(c) for c in rows[0])
+    return any(not is_number(a) and is_number(b) for a, b in zip(rows[0], rows[1]))
 
 
 def _label_index(path: str, label_column: str | int | None, header: list[str] | None, width: int) -> int:
@@ -75,54 +70,124 @@ def _label_index(path: str, label_column: str | int | None, header: list[str] | 
     return col % width
 
 
+def _read_rows(path: str) -> tuple[list[list[str]], list[int]]:
+    """The non-blank rows of a CSV file and the 1-based line on which each ends (for messages)."""
+    rows, lines = [], []
+    try:
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first header name
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text, so not a CSV file nnblocks can read (binary data, or text in "
+                        "another encoding: save it as 'CSV UTF-8')") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: unreadable CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return rows, lines
+
+
+def _check_widths(path: str, rows: list[list[str]], lines: list[int]) -> int:
+    widths = np.array([len(r) for r in rows])
+    values, counts = np.unique(widths, return_counts=True)
+    if len(values) > 1:
+        usual = int(values[counts.argmax()])
+        odd = [f"line {lines[i]} has {widths[i]}" for i in np.flatnonzero(widths != usual)[:5]]
+        raise DataError(f"{path}: rows have different numbers of columns: {sorted(int(v) for v in values)} (most "
+                        f"rows have {usual}; {', '.join(odd)}{' ...' if (widths != usual).sum() > 5 else ''})")
+    width = int(values[0])
+    if width < 2:
+        sep = next((s for s in (";", "\t", "|") if s in rows[0][0]), None)
+        hint = f"; its values look separated by {sep!r}, not commas" if sep else ""
+        raise DataError(f"{path}: need at least one feature column and one label column, found {width} "
+                        f"column(s){hint}")
+    return width
+
+
 def read_csv(path: str | os.PathLike, label_column: str | int | None = None) -> Table:
     """Features (float32) and labels (stripped strings) of a CSV file; a first row that is not numeric is a header.
 
     ``label_column``: a header name or a 0-based index (``"2"`` or ``2``); default: the last column. Blank lines
-    are skipped; rows of different lengths, non-numeric features and a file with fewer than two columns raise
-    ``DataError`` naming the file.
+    are skipped. Raises ``DataError`` naming the file, and the lines and columns at fault, for: rows of different
+    lengths, fewer than two columns, features that are not numbers or not finite (NaN, inf, beyond float32), and
+    labels that are missing (empty, NaN) or mix numbers with text (``validate``).
     """
     path = os.fspath(path)
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in csv.reader(f) if r and any(cell.strip() for cell in r)]
+    rows, lines = _read_rows(path)
     if not rows:
         raise DataError(f"{path}: the CSV file is empty")
     header: list[str] | None = None
     if _is_header(rows):
-        header, rows = [c.strip() for c in rows[0]], rows[1:]
+        header, rows, lines = [c.strip() for c in rows[0]], rows[1:], lines[1:]
     if not rows:
         raise DataError(f"{path}: the CSV file has a header row but no data")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1:
-        raise DataError(f"{path}: rows have different numbers of columns: {sorted(widths)}")
-    width = widths.pop()
-    if width < 2:
-        raise DataError(f"{path}: need at least one feature column and one label column, found {width} column(s)")
+    width = _check_widths(path, rows, lines)
     col = _label_index(path, label_column, header, width)
+    columns = [j for j in range(width) if j != col]  # the file's column of each feature
+
+    def name(j: int) -> str:
+        return f"column {header[j]!r}" if header else f"column {j}"
+
+    def where(i: int, k: int | None = None) -> str:
+        return f"line {lines[i]}" + (f" ({name(columns[k])})" if k is not None else "")
+
     table = np.array(rows, dtype=str)
     labels = np.char.strip(table[:, col])
+    labels_present(path, labels, where, f"the label {name(col)}")
+    cells = table[:, columns]
     try:  # text -> float64 -> float32: each cell rounded once, as a float64 parser reads it
-        features = np.delete(table, col, axis=1).astype(np.float64).astype(np.float32)
-    except ValueError as exc:
-        raise DataError(f"{path}: feature columns must be numbers ({exc})") from None
+        values = cells.astype(np.float64)
+    except ValueError:
+        non_numeric_cells(path, cells, where)  # raises, naming the cells
+        raise DataError(f"{path}: feature columns must hold numbers") from None
+    with np.errstate(over="ignore"):  # beyond float32's range -> inf, reported by finite_features
+        features = values.astype(np.float32)
+    finite_features(path, features, where, lambda i, k: cell_text(cells[i, k]))
     names = [h for i, h in enumerate(header) if i != col] if header else []
     return Table(features, labels, names)
 
 
 def read_npz(path: str | os.PathLike) -> Table:
     """An ``.npz`` archive with arrays ``X`` (samples, features...) and ``y`` (one entry per sample): X flattened to
-    one row per sample as float32, y as stored. A truncated or corrupt archive raises ``DataError``."""
+    one row per sample as float32, y as stored. Raises ``DataError`` for a truncated or corrupt archive, missing
+    arrays, X that is not numbers or not finite, and missing labels (NaN, empty text)."""
     path = os.fspath(path)
     try:
+        problem = npz_problem(path)
+        if problem is not None:
+            raise DataError(f"{path}: cannot read the data file: {problem}")
         with np.load(path, allow_pickle=False) as archive:
             if "X" not in archive.files or "y" not in archive.files:
                 raise DataError(f"{path}: an .npz data file needs arrays 'X' and 'y'; it holds {archive.files}")
             X, y = archive["X"], archive["y"]
     except DataError:
         raise
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read the .npz file ({exc})") from exc
-    if X.ndim < 2 or len(X) != len(y):
-        raise DataError(f"{path}: X must be (samples, features...) and y have one entry per sample; got X {X.shape}, "
-                        f"y {y.shape}")
-    return Table(X.reshape(len(X), -1).astype(np.float32), y, [])
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError, RuntimeError) as exc:
+        raise DataError(f"{path}: cannot read the .npz file: {load_error_text(exc)}") from exc
+    for name, value in (("X", X), ("y", y)):
+        if not isinstance(value, np.ndarray):  # NumPy hands back a member that is not a .npy array as raw bytes
+            raise DataError(f"{path}: cannot read the .npz file: its {name!r} entry is not a NumPy array (.npy)")
+    if X.ndim < 2 or y.ndim not in (1, 2) or len(X) != len(y) or len(X) == 0 or X[0].size == 0:
+        raise DataError(f"{path}: X must be (samples, features...) and y have one entry per sample, with at least "
+                        f"one sample and one feature; got X {X.shape}, y {y.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must hold numbers (bool, int or float), got dtype {X.dtype}")
+    if y.dtype.kind not in "biufUS" or (y.dtype.kind in "US" and y.ndim != 1):
+        raise DataError(f"{path}: y must hold numbers or (1-D) class names, got dtype {y.dtype} of shape {y.shape}")
+    flat = X.reshape(len(X), -1)
+    with np.errstate(over="ignore"):  # beyond float32's range -> inf, reported by finite_features
+        features = flat.astype(np.float32)
+
+    def where(i: int, j: int | None = None) -> str:
+        return f"X[{', '.join(str(k) for k in (i, *np.unravel_index(j, X.shape[1:])))}]" if j is not None else f"y[{i}]"
+
+    finite_features(path, features, where, lambda i, j: repr(float(flat[i, j])))
+    if y.dtype.kind in "US":
+        labels_present(path, y, where, "y")
+    elif y.dtype.kind == "f":
+        finite_labels(path, y, where, "y")
+    return Table(features, y, [])

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from nnblocks.recipe.build import (
     build_model,
+    estimate_bytes,
     load_data,
     make_loaders,
     make_loss,
     make_optimizer,
     make_scheduler,
+    schedule_span,
     targets_for_loss,
 )
 from nnblocks.recipe.config import (
@@ -44,14 +46,19 @@ from nnblocks.recipe.config import (
 from nnblocks.recipe.report import (
     boundary_snapshots,
     describe,
+    epochs_text,
     gradient_check_summary,
     summary,
+    too_few_to_split,
     write_gradient_checks,
+    write_history,
     write_outputs,
 )
 
 __all__ = [
     "TrainConfig", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR", "RUN_KEYS", "KIND", "VERSION",
-    "load_data", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
+    "load_data", "estimate_bytes", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
+    "schedule_span",
     "describe", "summary", "gradient_check_summary", "boundary_snapshots", "write_outputs", "write_gradient_checks",
+    "write_history", "too_few_to_split", "epochs_text",
 ]

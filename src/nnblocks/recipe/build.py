@@ -65,6 +65,22 @@ def build_model(config: TrainConfig) -> nn.Sequential:
     return _dropout_after_activations(model, config) if version1_dropout else model
 
 
+# Copies of the parameters a step keeps, per optimizer: weights and gradients, plus the momentum buffer (SGD, one) or
+# the two moments of Adam/AdamW/RMSprop and one update scratch array. Activations: each layer's output is kept for
+# backward, with its gradient and an activation's input or mask beside it: about 4 arrays of batch x width.
+STATE_COPIES = {"sgd": 3, "adam": 5, "adamw": 5, "rmsprop": 5}
+ACTIVATION_COPIES = 4
+
+
+def estimate_bytes(config: TrainConfig) -> int:
+    """Roughly how much memory training ``config``'s model takes in float32: the parameters with the optimizer's
+    state, and one batch's activations (the data itself not counted). For refusing a network that cannot fit
+    before allocating it, not for accounting."""
+    widths = [config.in_features or 0, *config.hidden, config.out_features or 0]
+    params = sum(a * b + b for a, b in zip(widths, widths[1:])) + (4 * sum(config.hidden) if config.batchnorm else 0)
+    return 4 * (STATE_COPIES[config.optimizer] * params + ACTIVATION_COPIES * config.batch_size * sum(widths))
+
+
 def _dropout_after_activations(model: nn.MLP, config: TrainConfig) -> nn.Sequential:
     """A version-1 run's network: a Dropout after each hidden activation (so before every Linear layer but the
     first), each with its own mask generator, as ``nnblocks train`` built it then; its checkpoints load and resume."""
@@ -94,16 +110,25 @@ def make_optimizer(config: TrainConfig, params: Iterable[Any]) -> optim.Optimize
     return {"adam": optim.Adam, "adamw": optim.AdamW}[config.optimizer](params, lr=lr, weight_decay=wd)
 
 
+def schedule_span(config: TrainConfig) -> int | None:
+    """The number of epochs a run-length schedule is cut to: StepLR's ``step_size`` (a third of the run) for
+    ``step``, CosineAnnealingLR's ``T_max`` (the run) for ``cosine``; None for the schedules that do not depend on
+    the run's length. Two runs with the same span follow the same learning rates epoch by epoch, so a run resumed to
+    a new total continues exactly as a run of that total would only when the span stays the same."""
+    epochs = max(int(config.epochs), 1)
+    return {"step": max(1, epochs // 3), "cosine": epochs}.get(config.scheduler)
+
+
 def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
     """``step``: x0.1 every third of the run; ``exponential``: x0.95 per epoch; ``cosine``: to 0 over the run;
     ``plateau``: x0.1 when the validation loss stalls 3 epochs; ``none``: None."""
-    epochs = max(int(config.epochs), 1)
+    span = schedule_span(config)
     if config.scheduler == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+        return lr_scheduler.StepLR(optimizer, step_size=span, gamma=0.1)
     if config.scheduler == "exponential":
         return lr_scheduler.ExponentialLR(optimizer, gamma=0.95)
     if config.scheduler == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=span)
     if config.scheduler == "plateau":
         return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=3)
     return None

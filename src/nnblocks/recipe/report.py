@@ -17,18 +17,42 @@ def describe(name: str, config: TrainConfig, splits: Splits, model: Any) -> str:
     """``digits: 1259 train / 179 validation / 359 test samples, 64 features; model 64-128-10 (9,610 parameters),
     adam lr 0.001, batch 32, cross-entropy loss``."""
     n_train, n_val, n_test = (len(y) for _, y in splits.parts())
+    if splits.held_out:
+        counts = f"{n_train} train / {n_val} validation / {n_test} test samples"
+    else:
+        counts = f"{n_train} samples (too few to hold any out: they train, validate and test)"
     sizes = "-".join(str(w) for w in [config.in_features, *config.hidden, config.out_features])
-    return (f"{name}: {n_train} train / {n_val} validation / {n_test} test samples, {config.in_features} features; "
+    return (f"{name}: {counts}, {config.in_features} features; "
             f"model {sizes} ({model.num_parameters():,} parameters), {config.optimizer} lr {config.lr:g}, batch "
             f"{config.batch_size}, {config.loss} loss")
 
 
-def summary(name: str, config: TrainConfig, result: dict[str, Any], epochs: int, seconds: float) -> str:
-    """The test result of ``evaluate``: accuracy and loss (classification) or the loss (regression)."""
+def too_few_to_split(name: str, splits: Splits) -> str | None:
+    """A warning when ``splits`` could not hold any sample out (None otherwise): with the numbers, and what its
+    "test" results then are."""
+    if splits.held_out:
+        return None
+    from nnblocks.data.pipeline import MIN_SPLIT_SAMPLES
+
+    n = len(splits.train[1])
+    return (f"{name} has {n} samples, fewer than the {MIN_SPLIT_SAMPLES} needed to hold out validation and test "
+            f"samples: training, validation and test are the same {n} rows, so every result below is measured on "
+            "the training data")
+
+
+def epochs_text(epochs: int) -> str:
+    return f"{epochs} epoch" + ("" if epochs == 1 else "s") + (" (the untrained model)" if epochs == 0 else "")
+
+
+def summary(name: str, config: TrainConfig, result: dict[str, Any], epochs: int, seconds: float,
+            held_out: bool = True) -> str:
+    """The test result of ``evaluate``: accuracy and loss (classification) or the loss (regression); without
+    ``held_out`` samples it is called what it is, a result on the training data."""
+    part = "test" if held_out else "training-data"
     if config.task == "classification":
-        return (f"{name}: test accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) after {epochs} epochs, "
-                f"{seconds:.1f} s")
-    return f"{name}: test {config.loss} loss {result['loss']:.4g} after {epochs} epochs, {seconds:.1f} s"
+        return (f"{name}: {part} accuracy {result['accuracy']:.1%} (loss {result['loss']:.3g}) after "
+                f"{epochs_text(epochs)}, {seconds:.1f} s")
+    return f"{name}: {part} {config.loss} loss {result['loss']:.4g} after {epochs_text(epochs)}, {seconds:.1f} s"
 
 
 def gradient_check_summary(history: Any, mismatches: int, tolerance: float) -> str:
@@ -53,22 +77,14 @@ def boundary_snapshots(config: TrainConfig, epochs: int) -> Any:
 
 def write_outputs(out: Path, name: str, config: TrainConfig, splits: Splits, model: Any, history: Any,
                   result: dict[str, Any], boundary: Any = None) -> dict[str, Path]:
-    """``history.csv``, ``history.json``, ``loss.png`` and ``accuracy.png`` (when there are epochs), and for
-    classification ``confusion_matrix.png`` of the test predictions in ``result`` (``evaluate(...,
+    """``write_history`` (when there are epochs), and for classification ``confusion_matrix.png`` of the test predictions in ``result`` (``evaluate(...,
     return_predictions=True)``); with ``boundary`` (``BoundarySnapshots``) ``decision_boundary.png`` over the test
     points and ``decision_boundary.gif`` of the boundary forming. The first entry is the checkpoint,
     ``model.npz``, written during training."""
     from nnblocks.train import confusion_matrix
-    from nnblocks.viz.training import plot_accuracy, plot_confusion_matrix, plot_loss, save_figure
+    from nnblocks.viz.training import plot_confusion_matrix, save_figure
 
-    paths = {"checkpoint": out / "model.npz", "history": out / "history.csv", "history (json)": out / "history.json"}
-    history.to_csv(paths["history"])
-    history.to_json(paths["history (json)"])
-    if len(history):
-        paths["loss plot"] = Path(save_figure(plot_loss(history, title=f"{name}: loss"), out / "loss.png"))
-        if "accuracy" in history:
-            paths["accuracy plot"] = Path(save_figure(plot_accuracy(history, title=f"{name}: accuracy"),
-                                                      out / "accuracy.png"))
+    paths = {"checkpoint": out / "model.npz", **write_history(out, name, history)}
     if config.task == "classification":
         cm = confusion_matrix(result["y_true"], result["y_pred"], splits.num_classes)
         paths["confusion matrix"] = Path(save_figure(
@@ -82,6 +98,24 @@ def write_outputs(out: Path, name: str, config: TrainConfig, splits: Splits, mod
                                title=f"{name}: decision boundary (test points)")
         paths["decision boundary GIF"] = animate_decision_boundary(model, boundary, *splits.train,
                                                                    path=out / "decision_boundary.gif")
+    return paths
+
+
+def write_history(out: Path, name: str, history: Any) -> dict[str, Path]:
+    """``history.csv``, ``history.json``, ``loss.png`` and (with accuracy) ``accuracy.png`` of the epochs in
+    ``history``; nothing for a run of no epoch (there is nothing to tell)."""
+    if not len(history):
+        return {}
+    from nnblocks.viz.training import plot_accuracy, plot_loss, save_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"history": out / "history.csv", "history (json)": out / "history.json"}
+    history.to_csv(paths["history"])
+    history.to_json(paths["history (json)"])
+    paths["loss plot"] = Path(save_figure(plot_loss(history, title=f"{name}: loss"), out / "loss.png"))
+    if "accuracy" in history:
+        paths["accuracy plot"] = Path(save_figure(plot_accuracy(history, title=f"{name}: accuracy"),
+                                                  out / "accuracy.png"))
     return paths
 
 

@@ -174,16 +174,20 @@ class ModelCheckpoint(Callback):
     ``path`` may hold ``{epoch}`` or a log key (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``). With
     ``save_best_only`` a file is written only when ``monitor`` improves. ``config`` (JSON-like, e.g. the command
     line's model description) and ``extra`` (arrays allowed) are stored with it. ``last_path`` is the last file written.
+    ``initial_best``: the best value a resumed run had already reached, so that a worse epoch does not replace the
+    best checkpoint saved before.
     """
 
     def __init__(self, path: str | os.PathLike, every: int = 1, save_best_only: bool = False,
                  monitor: str = "val_loss", mode: str = "auto", config: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, initial_best: float | None = None) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise InvalidValueError(f"ModelCheckpoint: every must be an int >= 1, got {every!r}")
         self.path, self.every, self.save_best_only = os.fspath(path), every, save_best_only
         self.monitor = monitor
         self._track = _Monitor(monitor, mode, 0.0)
+        if initial_best is not None:
+            self._track.best = float(initial_best)
         self.config, self.extra = config, extra
         self.last_path: str | None = None
 

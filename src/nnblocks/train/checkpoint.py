@@ -16,7 +16,10 @@ module of the model (Dropout's ``rng``), and those passed as ``rng={"train": loa
 is what makes a resumed run bit-identical to an uninterrupted one.
 
 Writing goes to a temporary file in the target's folder, flushed and fsync'ed, then ``os.replace``d over the target:
-a crash or an error midway leaves the previous checkpoint untouched and no temporary file behind.
+a crash or an error midway leaves the previous checkpoint untouched and no temporary file behind. A process killed
+outright (``kill -9``, a power cut) cannot clean up: its temporary file, named ``.model.npz.<host>.<pid>.<random>.tmp``,
+is removed by the next save to the same path once that process is gone (``nnblocks.data.files``). The file gets the
+permissions ``open()`` would give it (0644 under the usual umask), not ``mkstemp``'s 0600.
 
 Loading is all or nothing: ``load_checkpoint`` checks every part with the part's own check (``check_state_dict`` of
 the model, the optimizer and the scheduler, ``nnblocks.random.check_generator_state``) and loads the parts only when
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nnblocks import random as nb_random
+from nnblocks.data.files import atomic_temp, default_file_mode, load_error_text, npz_problem, remove_stale_temps
 from nnblocks.errors import CheckpointError, NNBlocksError
 from nnblocks.tensor import Tensor
 
@@ -173,12 +176,15 @@ def _json_state(g: np.random.Generator) -> dict[str, Any]:
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    remove_stale_temps(path)  # what a writer killed mid-write left (up to a whole checkpoint each)
+    fd, tmp = atomic_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp's 0o600 -> the mode the file had, or what open() gives the run's other files (0644 usually)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.is_file() else default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -204,16 +210,32 @@ class Checkpoint:
     rng_states: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def nonfinite_weights(self) -> dict[str, tuple[int, int]]:
+        """``{key: (NaN/inf count, size)}`` for each model entry holding NaN or inf (empty when all are finite):
+        such a model predicts nothing meaningful, whatever its accuracy says."""
+        found = {}
+        for key, value in self.model_state.items():
+            if value.dtype.kind in "fc":
+                count = int(value.size - np.count_nonzero(np.isfinite(value)))
+                if count:
+                    found[key] = (count, int(value.size))
+        return found
+
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint file without loading it into anything; ``CheckpointError`` names what is wrong."""
     path = Path(path)
+    if path.is_dir():
+        inside = path / "model.npz"
+        hint = f"; did you mean {inside}?" if inside.is_file() else " (give the .npz file a run wrote)"
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
+        problem = npz_problem(path)
+        if problem is not None:  # checked first: NumPy's refusal of a non-zip file speaks of pickles
+            raise CheckpointError(f"{path}: not an nnblocks checkpoint: {problem}")
         archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: a single .npy array, not an nnblocks checkpoint (.npz)")
         with archive:
             names = list(archive.files)
             if META_KEY not in names:
@@ -223,8 +245,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except CheckpointError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: cannot read the checkpoint: truncated or corrupt .npz file "
-                              f"({type(exc).__name__}: {exc})") from exc
+        raise CheckpointError(f"{path}: cannot read the checkpoint: {load_error_text(exc)}") from exc
     try:
         meta = json.loads(str(arrays.pop(META_KEY)[()]))
     except (ValueError, TypeError) as exc:

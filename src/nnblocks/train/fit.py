@@ -8,7 +8,8 @@ One training step, the heart of the loop::
     loss.backward()                 # every parameter's gradient, into p.grad
     optimizer.step()                # every parameter updated in place from p.grad
 
-Around it: a NaN/inf loss stops training before ``backward`` (so the weights are those before the failing step),
+Around it: a NaN/inf loss, or one grown by orders of magnitude over the run's best (``divergence.LossWatch``), stops
+training before ``backward`` (so the weights are those before the failing step),
 an optional gradient spot check runs between ``backward`` and ``step``, and the epoch's loss and metrics are summed
 on the fly (one ``.item()`` of the loss and, for accuracy, one argmax of the outputs already computed), so the loop
 costs little more than the forward and backward passes themselves. After each epoch: ``evaluate`` on the validation
@@ -30,7 +31,7 @@ import numpy as np
 
 from nnblocks.errors import InvalidValueError
 from nnblocks.train.callbacks import Callback, LRSchedulerCallback, TrainingContext
-from nnblocks.train.divergence import diverged_in_training, diverged_in_validation
+from nnblocks.train.divergence import LossWatch, diverged_in_training, diverged_in_validation
 from nnblocks.train.history import History
 from nnblocks.train.metrics import MetricFn, MetricSums, binary_threshold, evaluate, metrics_for_targets, peek_targets
 from nnblocks.train.progress import Progress
@@ -54,8 +55,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
     Args:
         metrics: names (``"accuracy"``) or functions ``f(output, target) -> float``; None for none. The default
             ``("accuracy",)`` is dropped for regression (decided before training, from ``train_loader.dataset``).
-        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); one returning True from
-            ``on_epoch_end`` stops training after that epoch.
+        callbacks: ``Callback`` objects (``EarlyStopping``, ``ModelCheckpoint``...); True from ``on_epoch_end`` stops.
         scheduler: stepped once per epoch after validation, as ``LRSchedulerCallback(scheduler)`` (the first
             callback): ReduceLROnPlateau gets ``val_loss``, or ``loss`` without validation.
         record_batches: keep every batch's loss in ``history.batch_loss``.
@@ -66,18 +66,17 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
             N-th (``nnblocks.train.spot_check``), into ``history.spot_checks``; a ``SpotChecker`` sets tolerances.
 
     Raises:
-        TrainingDiverged: the loss became NaN/inf. Its message names the epoch, the batch and likely causes; it
-            carries the facts behind them and ``exc.history``. The weights are those before the failing step.
+        TrainingDiverged: a batch loss became NaN/inf or grew by orders of magnitude (``divergence.LossWatch``).
+            It names the epoch, batch and likely causes, carries the facts and ``exc.history``; weights are as before.
     """
     start_epoch, epochs = _checked_epochs(start_epoch, epochs)
     history = History() if history is None else history
     named = metrics_for_targets(metrics, peek_targets(train_loader), default=metrics is DEFAULT_METRICS)
-    threshold = binary_threshold(loss_fn)
-    batches = len(train_loader)
+    threshold, batches = binary_threshold(loss_fn), len(train_loader)
     spot_checker = as_spot_checker(check_gradients, steps_done=start_epoch * batches)
     callbacks, scheduler = _with_scheduler(callbacks, scheduler)
     batch_callbacks = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
-    shown = Progress(progress, epochs, batches)
+    shown, watch = Progress(progress, epochs, batches), LossWatch(history)
     ctx = TrainingContext(model=model, optimizer=optimizer, loss_fn=loss_fn, history=history,
                           train_loader=train_loader, val_loader=val_loader, scheduler=scheduler, epochs=epochs)
     for cb in callbacks:
@@ -100,8 +99,9 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
                 value = loss.item()
                 if record_batches:
                     history.batch_loss.append(value)
-                if not math.isfinite(value):
-                    raise diverged_in_training(history, epoch + 1, i + 1, batches, value, lr, x, model)
+                if not (math.isfinite(value) and value <= watch.limit):  # or grown by orders of magnitude
+                    raise diverged_in_training(history, epoch + 1, i + 1, batches, value, lr, x, model, optimizer,
+                                               watch)
                 loss.backward()
                 if spot_check:
                     history.spot_checks.append(spot_checker.check(model, loss_fn, x, y, value, epoch + 1))
@@ -111,6 +111,7 @@ def fit(model: Any, loss_fn: Any, optimizer: Any, train_loader: Iterable, val_lo
                     cb.on_batch_end(i, value)
                 shown.update()
         logs = {"epoch": epoch + 1, **sums.means()}
+        watch.epoch_done(logs["loss"])
         if val_loader is not None:
             val = evaluate(model, val_loader, loss_fn, named)  # leaves the model in training mode
             if not math.isfinite(val["loss"]):

@@ -110,10 +110,11 @@ class History:
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """One row per epoch, one column per key (``epoch`` first), plus ``seconds`` when times were recorded."""
-        keys = (["epoch"] if "epoch" in self.history else []) + [k for k in self.history if k != "epoch"]
+        keys = ["epoch"] + [k for k in self.history if k != "epoch"] if "epoch" in self.history or not len(self) \
+            else list(self.history)
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            with_time = len(self.times) == len(self)
+            with_time = len(self.times) == len(self) > 0  # no epoch: a header of "epoch" alone, not "seconds"
             writer.writerow(keys + (["seconds"] if with_time else []))
             for i in range(len(self)):
                 row = [repr(self.history[k][i]) for k in keys]
