@@ -186,7 +186,7 @@ def test_an_oversized_upload_is_refused_and_the_server_goes_on(server, session):
 
 @pytest.mark.parametrize("body, name, message", [
     (csv_bytes(["1,2,3,0"] * 30, "a,b,c,label"), "wide.csv", "wide.csv: need exactly two feature columns"),
-    (csv_bytes(["1,x,0"] * 30), "text.csv", "text.csv: feature columns must be numbers"),
+    (csv_bytes(["1,x,0"] * 30), "text.csv", "text.csv: feature columns must hold numbers"),
     (b"", "empty.csv", "empty.csv: the CSV file is empty"),
     (b"\xff\xfe\x00" * 100, "binary.csv", "binary.csv: not a UTF-8 text file"),
     (csv_bytes(["1,2,0"] * 30), "data.xlsx", "data.xlsx: the playground reads .csv files"),
