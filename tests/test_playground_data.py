@@ -84,7 +84,7 @@ def test_a_good_upload_with_text_labels():
     (b"a,b,c\n1,2,3\n", "notes.txt", "reads .csv files"),
     (_csv(["1,2,3,0"] * 30, "a,b,c,label"), "x.csv", "exactly two feature columns.*found 3"),
     (_csv(["1,2,0"] * 5), "x.csv", "between 20 and 5000 rows.*found 5"),
-    (_csv(["1,two,0"] * 30), "x.csv", "x.csv: feature columns must be numbers"),
+    (_csv(["1,two,0"] * 30), "x.csv", "x.csv: feature columns must hold numbers"),
     (_csv(["1,2"] * 10 + ["1,2,0"] * 20), "x.csv", "x.csv: rows have different numbers of columns"),
     (b"", "x.csv", "x.csv: the CSV file is empty"),
     ("é,1,0\n".encode("latin-1") * 30, "x.csv", "not a UTF-8 text file"),
