@@ -66,7 +66,21 @@ class MaxPool2d(Function):
         if np.isnan(best).any():  # rare: NaN != NaN found no winner there; PyTorch's scan keeps the last NaN
             for k, value in enumerate(taps):
                 np.copyto(self.argmax, k, where=np.isnan(value))
+        if xp.shape[1:3] != x.shape[2:] and np.isneginf(best).any():
+            self._first_real_tap(best)  # rarer still: no real pixel beat the -inf padding
         return best.transpose(0, 3, 1, 2)
+
+    def _first_real_tap(self, best: np.ndarray) -> None:
+        """Where a window's max is -inf, PyTorch keeps the first tap past the top and left padding: the first pixel
+        of the image in the window (if the window holds none, that tap is past the image too; as in PyTorch, its
+        index then points outside the plane, and the gradient, sent to padding, is dropped)."""
+        window = self.window
+        top, _, left, _ = window.padding
+        rows = np.arange(window.out[0])[:, None] * window.stride[0] - top
+        columns = np.arange(window.out[1]) * window.stride[1] - left
+        for k, i, j in reversed(window.offsets()):
+            past = (rows + i * window.dilation[0] >= 0) & (columns + j * window.dilation[1] >= 0)
+            np.copyto(self.argmax, k, where=np.isneginf(best) & past[:, :, None])
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         window = self.window

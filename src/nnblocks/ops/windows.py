@@ -117,7 +117,8 @@ def im2col(x: np.ndarray, window: Window, groups: int, out: np.ndarray) -> np.nd
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     view = sliding_window_view(xp, (span_h, span_w), axis=(1, 2))  # (N, Hp', Wp', C, span_h, span_w)
     view = view[:, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw, :, ::dh, ::dw]  # (N, Ho, Wo, C, kH, kW)
-    view = view.reshape(n, ho, wo, groups, c // groups, kh, kw, copy=False).transpose(3, 0, 1, 2, 5, 6, 4)
+    # splitting the channel axis into (groups, C/groups) is always a view: no copy before the one below
+    view = view.reshape(n, ho, wo, groups, c // groups, kh, kw).transpose(3, 0, 1, 2, 5, 6, 4)
     out.reshape(groups, n, ho, wo, kh, kw, c // groups)[...] = view
     return out
 
