@@ -88,12 +88,16 @@ class CNN(layers.Sequential):
     @staticmethod
     def _shrink(size: tuple[int, int], conv: Conv2d, pool: int, k: int) -> tuple[int, int]:
         """The image size after block ``k``'s convolution and pooling, or an error when nothing is left of it."""
-        window = Window.fit("CNN", (1, 1, *size), conv.kernel_size, conv.stride, conv.dilation,
-                            conv_padding(conv.padding, conv.kernel_size, conv.dilation, conv.stride))
-        after = window.out if pool <= 1 else tuple(n // pool for n in window.out)
+        try:
+            window = Window.fit("CNN", (1, 1, *size), conv.kernel_size, conv.stride, conv.dilation,
+                                conv_padding(conv.padding, conv.kernel_size, conv.dilation, conv.stride))
+            after = window.out if pool <= 1 else (window.out[0] // pool, window.out[1] // pool)
+        except ShapeError:
+            after = (0, 0)
         if min(after) < 1:
-            raise ShapeError(f"CNN: block {k + 1} turns a {size[0]}x{size[1]} image into {after[0]}x{after[1]}: too "
-                             "many blocks for this image size (use fewer channels entries, padding='same' or pool=1)")
+            raise ShapeError(f"CNN: block {k + 1} gets a {size[0]}x{size[1]} image, too small for its "
+                             f"{conv.kernel_size[0]}x{conv.kernel_size[1]} convolution and {pool}x{pool} pooling: too "
+                             "many blocks for this image size (use fewer channels, padding='same' or pool=1)")
         return after
 
     def forward(self, x: Tensor) -> Tensor:

@@ -66,8 +66,8 @@ class Conv2d(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            text += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"  # as PyTorch: padding=same, padding=(1, 1)
         if self.dilation != (1, 1):
             text += f", dilation={self.dilation}"
         if self.groups != 1:
