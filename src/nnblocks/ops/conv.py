@@ -81,15 +81,25 @@ class Conv2d(Function):
     """Z = conv2d(X, W) + b as one GEMM over im2col's matrix (see the module docstring for the derivation)."""
 
     kind = "op"
-    derivatives = ("{b}[o,c,i,j]", "{a}[n,c,y+i,x+j]", "1")
+
+    def _read(self, y: str = "y", x: str = "x", i: Any = "i", j: Any = "j") -> str:
+        """Where output pixel (y, x) reads input tap (i, j): ``y+i`` at stride and dilation 1, ``2y+i`` at stride 2."""
+        (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
+
+        def at(pixel: str, stride: int, tap: Any, dilation: int) -> str:
+            step = tap * dilation if isinstance(tap, int) else f"{dilation if dilation > 1 else ''}{tap}"
+            return f"{stride if stride > 1 else ''}{pixel}" + ("" if step == 0 else f"+{step}")
+
+        return f"{at(y, sh, i, dh)},{at(x, sw, j, dw)}"
 
     @property
     def formula(self) -> str:  # type: ignore[override] - names the stride and dilation that this op used
-        (sh, sw), (dh, dw) = self.window.stride, self.window.dilation
-        row = f"{sh if sh > 1 else ''}y+{dh if dh > 1 else ''}i"
-        col = f"{sw if sw > 1 else ''}x+{dw if dw > 1 else ''}j"
         bias = " + {c}[o]" if self.has_bias else ""
-        return "{z}[n,o,y,x] = sum_c,i,j {b}[o,c,i,j] {a}[n,c," + row + "," + col + "]" + bias
+        return "{z}[n,o,y,x] = sum_c,i,j {b}[o,c,i,j] {a}[n,c," + self._read() + "]" + bias
+
+    @property
+    def derivatives(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("{b}[o,c,i,j]", "{a}[n,c," + self._read() + "]", "1")[:3 if self.has_bias else 2]
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: Any = 1, padding: Any = 0,
                 dilation: Any = 1, groups: int = 1) -> np.ndarray:
@@ -141,7 +151,7 @@ class Conv2d(Function):
     def terms(self, k: int, index: tuple[int, ...]) -> tuple[str, str, str, list[tuple[tuple[int, ...], float]]]:
         """For the trace: the (upstream index, local derivative) pairs whose products add up to dL/d(input k)[index]
         (a weight: one per output pixel of its channel; a bias: the same, times 1; an input pixel: one per tap that
-        read it)."""
+        read it), and their labels."""
         window, w = self.window, self.w
         xp = pad_channels_last(self.x, window).transpose(0, 3, 1, 2)  # (N, C, Hp, Wp)
         (sh, sw), (dh, dw) = window.stride, window.dilation
@@ -151,11 +161,11 @@ class Conv2d(Function):
         if k == 1:
             o, c, i, j = index
             channel = (o // og) * cg + c
-            return ("n,y,x", "[n,o,y,x]", "{a}[n,c,y+i,x+j]",
-                    [((s, o, y, x_), float(xp[s, channel, sh * y + dh * i, sw * x_ + dw * j])) for s, y, x_ in pixels])
+            pairs = [((s, o, y, x_), float(xp[s, channel, sh * y + dh * i, sw * x_ + dw * j])) for s, y, x_ in pixels]
+            return "n,y,x", f"[n,{o},y,x]", f"{{a}}[n,{channel},{self._read(i=i, j=j)}]", pairs
         if k == 2:
             (o,) = index
-            return "n,y,x", "[n,o,y,x]", "1", [((s, o, y, x_), 1.0) for s, y, x_ in pixels]
+            return "n,y,x", f"[n,{o},y,x]", "1", [((s, o, y, x_), 1.0) for s, y, x_ in pixels]
         s, channel, h, col = index
         h, col = h + window.padding[0], col + window.padding[2]
         pairs = []
@@ -164,7 +174,7 @@ class Conv2d(Function):
                 y, x_ = (h - dh * i) / sh, (col - dw * j) / sw
                 if y.is_integer() and x_.is_integer() and 0 <= y < ho and 0 <= x_ < wo:
                     pairs.append(((s, o, int(y), int(x_)), float(w[o, channel % cg, i, j])))
-        return "o,i,j", "[n,o,y,x]", "{b}[o,c,i,j]", pairs
+        return "o,i,j (the taps that read it)", f"[{s},o,y,x]", f"{{b}}[o,{channel % cg},i,j]", pairs
 
 
 @register("conv2d", method=False)

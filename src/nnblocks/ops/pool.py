@@ -113,7 +113,7 @@ class MaxPool2d(Function):
         winners = self.indices()[n, c]
         pairs = [((n, c, y, x), float(winners[y, x] == h * self.x_shape[3] + w))
                  for y, x in _windows_holding(self.window, h, w)]
-        return "y,x (windows holding it)", "[n,c,y,x]", "1[max]", pairs
+        return "y,x (the windows holding it)", f"[{n},{c},y,x]", f"1[{{a}}[{n},{c},{h},{w}] is the max]", pairs
 
 
 def _windows_holding(window: Window, h: int, w: int) -> list[tuple[int, int]]:
@@ -153,7 +153,7 @@ class AvgPool2d(Function):
 
     kind = "op"
     formula = "{z}[n,c,y,x] = sum of {a}[n,c] over window (y,x) / its divisor"
-    derivatives = ("1/divisor",)
+    derivatives = ("1/(window size)",)
 
     def forward(self, x: np.ndarray, rows: Any = None, columns: Any = None, divisor: Any = None) -> np.ndarray:
         self.rows, self.columns = rows.astype(x.dtype), columns.astype(x.dtype)
@@ -164,10 +164,11 @@ class AvgPool2d(Function):
         return self.rows.T @ (g / self.divisor) @ self.columns
 
     def terms(self, k: int, index: tuple[int, ...]) -> tuple[str, str, str, list[tuple[tuple[int, ...], float]]]:
+        """For the trace: one (upstream, local) pair per window holding input pixel ``index``: 1 / its divisor."""
         n, c, h, w = index
         pairs = [((n, c, int(y), int(x)), float(1 / self.divisor[y, x]))
                  for y in np.flatnonzero(self.rows[:, h]) for x in np.flatnonzero(self.columns[:, w])]
-        return "y,x (windows holding it)", "[n,c,y,x]", "1/divisor", pairs
+        return "y,x (the windows holding it)", f"[{n},{c},y,x]", "1/(window size)", pairs
 
 
 def _window_matrix(size: int, out: int, kernel: int, stride: int, pad: int, ceil_mode: bool,
