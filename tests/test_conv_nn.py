@@ -194,6 +194,10 @@ def test_cnn_takes_flat_rows_options_and_says_when_the_image_is_too_small():
     flat = np.random.default_rng(0).random((5, 64), np.float32)
     np.testing.assert_array_equal(model(nb.Tensor(flat)).data, model(nb.Tensor(flat.reshape(5, 1, 8, 8))).data)
     assert nn.CNN((1, 8, 8), channels=[2, 2], pool=1, hidden=[5], out=2)[-3].in_features == 2 * 4 * 4
+    dropped = nn.CNN((1, 8, 8), channels=[2], hidden=[5], out=2, dropout=0.25, seed=0)
+    assert [type(m).__name__ for m in dropped][-5:] == ["Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    np.testing.assert_array_equal(dropped[-4].weight.data,  # the same weights as without dropout
+                                  nn.CNN((1, 8, 8), channels=[2], hidden=[5], out=2, seed=0)[-3].weight.data)
     assert nn.CNN((1, 28, 28), channels=[4, 4, 4])[-3].in_features == 4  # 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1
     with pytest.raises(ShapeError, match="CNN: block 4 gets a 1x1 image, too small for its 3x3 convolution"):
         nn.CNN((1, 28, 28), channels=[4, 4, 4, 4])

@@ -7,7 +7,7 @@ builds exactly the book's ``nn.Sequential``, in its layer order::
     Conv2d(1, 64, 3) -> MaxPool2d(2) -> ReLU        one block per entry of ``channels``
     Conv2d(64, 128, 3) -> MaxPool2d(2) -> ReLU
     Flatten -> Linear(3200, 256) -> ReLU             one Linear + activation per entry of ``hidden``
-    Linear(256, 10)
+    Linear(256, 10)                                  ([Dropout] before each Linear with ``dropout``, as nn.MLP)
 
 A ``CNN`` *is* a ``Sequential`` with the same indices, so its state_dict keys (``0.weight``, ``3.weight``,
 ``7.weight``, ``9.weight``) are those of the book's PyTorch model: either loads the other's weights. The width of the
@@ -51,19 +51,24 @@ class CNN(layers.Sequential):
         pool: kernel (and stride) of the MaxPool2d of every block (1: no pooling).
         activation: after every pooling and hidden Linear layer (a name of ``nn.MLP``'s, or a Module class).
         batchnorm: a BatchNorm2d after every Conv2d (before pooling).
-        seed: every Conv2d then Linear layer draws its initial weights, in order, from this one generator.
+        dropout: probability of a Dropout before each Linear layer of the head, as ``nn.MLP`` places it (0: none).
+        seed: every Conv2d then Linear layer draws its initial weights, in order, from this one generator;
+            ``dropout_seed``: the generator of the Dropout masks (so adding dropout does not change the weights).
     """
 
     def __init__(self, input_shape: Sequence[int], channels: Sequence[int] = (64, 128), hidden: Sequence[int] = (256,),
                  out: int = 10, kernel_size: int = 3, padding: Any = 0, pool: int = 2, activation: Any = "relu",
-                 batchnorm: bool = False, dtype: Any = None, seed: SeedLike = None) -> None:
+                 batchnorm: bool = False, dropout: float = 0.0, dtype: Any = None, seed: SeedLike = None,
+                 dropout_seed: SeedLike = None) -> None:
         shape = _positive("input_shape", input_shape)
         if len(shape) == 2:
             shape = [1, *shape]
         if len(shape) != 3:
             raise InvalidValueError(f"CNN: input_shape must be (C, H, W) or (H, W), got {tuple(input_shape)}")
         channels, hidden = _positive("channels", channels), _positive("hidden", hidden)
-        rng = get_generator(seed)
+        if not 0 <= dropout < 1:
+            raise InvalidValueError(f"CNN: dropout must be a probability in [0, 1), got {dropout}")
+        rng, mask_rng = get_generator(seed), get_generator(dropout_seed)
         modules: list[Module] = []
         c, size = shape[0], tuple(shape[1:])
         for k, width in enumerate(channels):
@@ -79,6 +84,8 @@ class CNN(layers.Sequential):
         modules.append(layers.Flatten())
         widths = [c * size[0] * size[1], *hidden, int(out)]
         for k, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            if dropout:
+                modules.append(layers.Dropout(dropout, seed=mask_rng))
             modules.append(layers.Linear(n_in, n_out, dtype=dtype, seed=rng))
             if k < len(hidden):
                 modules.append(activation_module(activation))
