@@ -143,12 +143,13 @@ class Workspace:
     """Big scratch arrays, kept for reuse instead of reallocated every step (PyTorch keeps a caching allocator).
 
     ``take(shape, dtype)`` hands out a free array of that shape (a new one when none is free); ``give(array)``
-    returns it once nothing reads it any more. At most ``per_shape`` free arrays per shape and ``shapes`` shapes are
-    kept (least recently used dropped), so memory stays bounded when batch shapes vary. An array taken and never
-    given back (a graph dropped without backward) is simply garbage-collected.
+    returns it once nothing reads it any more. At most ``per_shape`` free arrays per shape (layers of the same
+    geometry each hold one during a step) and ``shapes`` shapes are kept (least recently used dropped), so memory
+    stays bounded when batch shapes vary. An array taken and never given back (a graph dropped without backward) is
+    simply garbage-collected.
     """
 
-    def __init__(self, per_shape: int = 2, shapes: int = 16) -> None:
+    def __init__(self, per_shape: int = 8, shapes: int = 16) -> None:
         self.per_shape, self.shapes = per_shape, shapes
         self.free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
 
