@@ -18,8 +18,11 @@ def _parity_report():
     report_worst("batch norm over channels")
 
 
+# At least 3 values per channel: with 2, x_hat = -1 and +1 whatever x is, so dL/dx is exactly 0 and both libraries
+# return rounding noise (~1e-8 in float32), which no relative comparison can judge.
 shapes = st.one_of(st.tuples(st.integers(2, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)),
-                   st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 5)))
+                   st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 5))
+                   ).filter(lambda shape: np.prod(shape) // shape[1] >= 3)
 
 
 def _inputs(shape, seed, dtype=np.float64):
@@ -34,8 +37,10 @@ def _inputs(shape, seed, dtype=np.float64):
 def test_batch_norm_gradcheck(shape, training, seed):
     x, gamma, beta, mean, var = _inputs(shape, seed)
     tensors = [nb.Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    # 10x tighter than gradcheck's defaults; normalising by the batch's own spread gives large third derivatives,
+    # so the central differences' own error reaches ~5e-8 here (conv and pooling stay below 1e-8)
     report = nb.gradcheck(lambda a, g, b: F.batch_norm(a, mean.copy(), var.copy(), g, b, training=training),
-                          tensors, atol=1e-7, rtol=1e-6, seed=seed)
+                          tensors, atol=1e-6, rtol=1e-5, seed=seed)
     record_gradcheck(report)
 
 
