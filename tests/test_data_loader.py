@@ -155,7 +155,7 @@ def test_subset_uses_fast_path_and_indices():
 
 def test_loader_argument_errors():
     X, y = make(4)
-    for bad in (0, -1, 2.5, True, None):
+    for bad in (0, -1, 2.5, True):  # (None is PyTorch's "no batching": tests/test_data_collate.py)
         with pytest.raises(ValueError, match="batch_size"):
             DataLoader(TensorDataset(X, y), batch_size=bad)
     with pytest.raises(TypeError, match="seed"):

@@ -91,7 +91,7 @@ def test_a_clean_tree_passes_at_the_limits(tmp_path):
     ("nnblocks/nn/layers.py", "def hook():\n    from nnblocks.train.loop import fit\n", "layering",
      "nnblocks.nn.layers (nnblocks.nn room) a function-level import of nnblocks.train.loop from the higher "
      "nnblocks.train room"),
-    ("nnblocks/playground.py", "", "layering", "nnblocks.playground is in no room of LAYERS"),
+    ("nnblocks/sandbox.py", "", "layering", "nnblocks.sandbox is in no room of LAYERS"),
 ])
 def test_each_rule_catches_a_planted_violation(tmp_path, name, text, rule, words):
     files = dict(CLEAN, **{name: text})

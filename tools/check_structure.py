@@ -43,14 +43,17 @@ DESIGNED_CYCLE = ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("nnblocks.fundamentals",),  # the chapter by hand: NumPy alone
     ("nnblocks.errors", "nnblocks.random", "nnblocks._memory"),  # shared by every room
-    ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops", "nnblocks.gradcheck", "nnblocks"),
+    ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops", "nnblocks.gradcheck", "nnblocks",
+     "nnblocks.serialization"),  # save/load: Tensors and arrays to a file (the package re-exports it)
     ("nnblocks.nn",),
     ("nnblocks.optim",),
+    ("nnblocks.export",),  # the way back out: nn modules to PyTorch and ONNX, and back
     ("nnblocks.data",),
+    ("nnblocks.utils", "nnblocks.vision"),  # torch.utils / torchvision stand-ins over data and nn
     ("nnblocks.train",),
     ("nnblocks.viz",),
     ("nnblocks.recipe",),  # one run's recipe: data -> model -> loss/optimizer/scheduler -> fit -> outputs
-    ("nnblocks.experiments", "nnblocks.bench"),
+    ("nnblocks.experiments", "nnblocks.bench", "nnblocks.playground"),
     ("nnblocks.cli", "nnblocks.__main__"),
 )
 

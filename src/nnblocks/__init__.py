@@ -46,3 +46,6 @@ from nnblocks.ops import (
     tanh,
     where,
 )
+
+# ---- issue 12, the library surface: torch.save / torch.load (nnblocks.serialization) --------------------------------
+from nnblocks.serialization import load, save  # noqa: E402

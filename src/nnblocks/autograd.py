@@ -17,6 +17,7 @@ imports it, not the other way round.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
@@ -27,27 +28,34 @@ if TYPE_CHECKING:
     from nnblocks.tensor import Tensor
 
 # ---- grad mode -----------------------------------------------------------------------------------------------------
-_enabled = True
+class _GradState(threading.local):
+    """Grad mode is per thread, as in PyTorch: a ``no_grad()`` block in one thread (say, a web server drawing a
+    frame) never switches recording off for a model training in another. Each thread starts with it on."""
+
+    enabled = True
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record the graph now (True unless inside ``no_grad()``)."""
-    return _enabled
+    """Whether ops record the graph now, in this thread (True unless inside ``no_grad()``)."""
+    return _state.enabled
 
 
 class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.previous: list[bool] = []  # a stack: one decorated function may be entered again before it exits
+        # a stack per thread: one decorated function may be entered again before it exits, and from two threads
+        self._previous = threading.local()
 
     def __enter__(self) -> None:
-        global _enabled
-        self.previous.append(_enabled)
-        _enabled = self.enabled
+        stack = self._previous.__dict__.setdefault("stack", [])
+        stack.append(_state.enabled)
+        _state.enabled = self.enabled
 
     def __exit__(self, *exc: object) -> None:
-        global _enabled
-        _enabled = self.previous.pop()
+        _state.enabled = self._previous.stack.pop()
 
 
 def no_grad() -> _GradMode:

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Sub-command modules, in the order ``nnblocks --help`` lists them. A module missing here is simply not offered.
-COMMANDS = ["demo", "train", "evaluate", "experiment", "explain", "bench"]
+COMMANDS = ["demo", "train", "evaluate", "experiment", "explain", "playground", "export", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """Data for training: datasets and the DataLoader, toy sets, the embedded digits, MNIST / Fashion-MNIST, and prep.
 
-- ``Dataset``, ``TensorDataset``, ``Subset``, ``DataLoader``: PyTorch's ``torch.utils.data`` names and behaviour,
-  with NumPy arrays inside and batches of ``nnblocks.Tensor``.
+- ``Dataset``, ``TensorDataset``, ``Subset``, ``DataLoader``, ``default_collate``, the samplers, ``random_split``:
+  PyTorch's ``torch.utils.data`` names and behaviour (also importable as ``nnblocks.utils.data``), with NumPy
+  arrays inside and batches of ``nnblocks.Tensor``.
 - toy sets (``xor``, ``moons``, ``circles``, ``spirals``, ``blobs``, ``regression_line``, the chapter's examples),
   registered by name in ``TOY_SETS``.
 - ``digits()``: 1,797 8x8 handwritten digits shipped with the package (no download).
@@ -13,7 +14,8 @@
 """
 from __future__ import annotations
 
-from nnblocks.data.dataset import Dataset, Subset, TensorDataset
+from nnblocks.data.collate import default_collate, default_convert
+from nnblocks.data.dataset import ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
 from nnblocks.data.digits import digits
 from nnblocks.data.idx import (
     FASHION_CLASSES,
@@ -25,6 +27,7 @@ from nnblocks.data.idx import (
     read_idx_labels,
 )
 from nnblocks.data.loader import DataLoader
+from nnblocks.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
 from nnblocks.data.pipeline import BOOK_SPLIT, SplitPlan, Splits, prepare, scale_splits, split_dataset, subsample
 from nnblocks.data.prep import Standardizer, scale_255, split_indices, train_val_split, train_val_test_split
 from nnblocks.data.scaling import SCALINGS, Scaling, resolve_scaling
@@ -52,7 +55,9 @@ from nnblocks.data.toy import (
 )
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "DataLoader",
+    "Dataset", "TensorDataset", "Subset", "DataLoader", "IterableDataset", "ConcatDataset", "random_split",
+    "default_collate", "default_convert", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "BatchSampler",
     "digits",
     "mnist", "fashion_mnist", "read_idx", "read_idx_images", "read_idx_labels", "data_root", "FASHION_CLASSES",
     "split_indices", "train_val_split", "train_val_test_split", "scale_255", "Standardizer",

@@ -179,6 +179,25 @@ def regression_line(n: int = 100, slope: float = 2.0, intercept: float = 1.0, no
     return x.astype(np.float32), y.astype(np.float32)
 
 
+def regression_plane(n: int = 200, weights: tuple[float, float] = (1.0, -0.5), intercept: float = 0.0,
+                     noise: float = 0.1, box: tuple[float, float] = (-1.0, 1.0),
+                     seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
+    """Points near a plane over 2-D inputs: ``x ~ U(box)^2``, ``y = w1 x1 + w2 x2 + intercept + noise * N(0, 1)``.
+
+    ``X`` has shape (n, 2), ``y`` (n, 1), both float32: the 2-D regression set of the playground, whose output
+    heatmap shows the plane a network has fitted.
+    """
+    n = _check_n(n, "regression_plane")
+    noise = _check_noise(noise, "regression_plane")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (2,):
+        raise InvalidValueError(f"regression_plane: weights must be two numbers (w1, w2), got {weights!r}")
+    rng = get_generator(seed)
+    X = rng.uniform(box[0], box[1], size=(n, 2))
+    y = X @ w + intercept + noise * rng.standard_normal(n)
+    return X.astype(np.float32), y.reshape(-1, 1).astype(np.float32)
+
+
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "chapter1-single": chapter1_single,
     "chapter1-times-three": chapter1_times_three,
@@ -189,4 +208,5 @@ TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "spirals": spirals,
     "blobs": blobs,
     "line": regression_line,
+    "plane": regression_plane,
 }

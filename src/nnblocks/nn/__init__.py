@@ -6,6 +6,7 @@ The activation modules (``nn.ReLU``, ``nn.Sigmoid``, ``nn.LeakyReLU``...) are ma
 from typing import Any
 
 from nnblocks.nn import functional, init
+from nnblocks.nn.containers import ModuleDict, ModuleList
 from nnblocks.nn.layers import (
     Activation,
     BatchNorm1d,
@@ -23,7 +24,7 @@ from nnblocks.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from nnblocks.nn.cnn import CNN
 from nnblocks.nn.mlp import MLP, load_chapter_weights
 from nnblocks.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from nnblocks.nn.module import Module, Parameter
+from nnblocks.nn.module import IncompatibleKeys, Module, Parameter, RemovableHandle
 
 
 def __getattr__(name: str) -> Any:
@@ -39,7 +40,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Linear", "Sequential", "Flatten", "Identity", "Dropout",
+    "functional", "init", "Module", "Parameter", "IncompatibleKeys", "RemovableHandle", "ModuleList", "ModuleDict",
+    "Linear", "Sequential", "Flatten", "Identity", "Dropout",
     "BatchNorm1d", "Activation", *activation_modules(),
     "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MLP", "load_chapter_weights",
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout2d", "Unflatten", "CNN",

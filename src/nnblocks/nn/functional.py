@@ -1,13 +1,13 @@
 """The functional API (PyTorch's ``torch.nn.functional``): every activation and loss registered in ``nnblocks.ops``
 (``F.relu``, ``F.softmax``, ``F.cross_entropy``...), ``linear``, ``conv2d`` and the pooling functions, and dropout,
-dropout2d and batch norm, defined here."""
+dropout2d, batch norm and one_hot, defined here."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from nnblocks.errors import InvalidValueError, ShapeError
+from nnblocks.errors import DTypeError, InvalidValueError, ShapeError
 from nnblocks.ops import linear  # noqa: F401 - re-exported
 from nnblocks.ops import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported (chapter 4)
 from nnblocks.ops.norm import BatchNorm, batch_statistics
@@ -85,3 +85,18 @@ def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarr
     else:
         mean, var = running_mean, running_var
     return BatchNorm.apply(x, weight, bias, mean=mean, var=var, eps=eps, training=training)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices (any shape, int64) -> int64 one-hot rows of ``num_classes`` (-1: the largest index + 1), as
+    PyTorch's ``F.one_hot``: ``one_hot(tensor([0, 2]), 3)`` is ``[[1, 0, 0], [0, 0, 1]]``. No gradient flows."""
+    labels = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: class indices must be integers (int64), got dtype {labels.dtype}; "
+                         "convert them with .long()")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise InvalidValueError(f"one_hot: class indices must lie in [0, {num_classes}), got values "
+                                f"{labels.min()}..{labels.max()}")
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))

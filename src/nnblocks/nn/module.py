@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -41,6 +41,27 @@ class RemovableHandle:
 
     def remove(self) -> None:
         self.hooks.pop(self.key, None)
+
+    def __enter__(self) -> "RemovableHandle":  # ``with model.register_forward_hook(f): ...`` removes f at the end
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch's: the model's keys the state lacked, the state's keys the model
+    lacks (both empty unless ``strict=False``). Shown as ``<All keys matched successfully>`` when both are empty."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
+    __str__ = __repr__
 
 
 class Module:
@@ -226,13 +247,14 @@ class Module:
                     state[prefix + name] = np.array(buf, copy=True)
         return state
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> tuple[list[str], list[str]]:
+    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into this module's parameters and buffers (in place, converted to their dtypes).
 
         With ``strict`` (default), missing or unexpected keys are an error; a shape mismatch is always an error.
         Everything is checked (``check_state_dict``) before anything is copied, so a refused state changes nothing.
-        Returns ``(missing_keys, unexpected_keys)``. Accepts NumPy arrays, nnblocks Tensors or anything with
-        ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even as-is on CPU, loads).
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, a named tuple. Accepts NumPy arrays, nnblocks
+        Tensors or anything with ``.numpy()`` (so a PyTorch state_dict converted with ``{k: v.numpy()}``, or even
+        as-is on CPU, loads).
         """
         arrays, missing, unexpected = self._arrays_to_load(state, strict)
         for (module, kind, name), array in arrays.items():
@@ -240,7 +262,7 @@ class Module:
                 np.copyto(module._parameters[name].data, array, casting="unsafe")
             else:
                 module._buffers[name] = np.array(array, dtype=np.asarray(module._buffers[name]).dtype)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def check_state_dict(self, state: dict, strict: bool = True) -> None:
         """Raise what ``load_state_dict(state, strict)`` would raise, changing nothing: ``CheckpointError`` for missing
