@@ -182,3 +182,28 @@ def test_workspace_keeps_a_bounded_number_of_arrays():
     for n in range(5, 10):
         space.give(np.empty((n,), np.float64))
     assert len(space.free) == 3 and space.nbytes() == (7 + 8 + 9) * 8  # the least recently used shapes are dropped
+
+
+def test_workspace_hands_each_array_to_one_taker_across_threads():
+    # runs may train in threads (the playground): an array in use must never be handed to a second taker
+    import threading
+    import time
+
+    space = Workspace(per_shape=4)
+    clashes = []
+
+    def worker(mark: float) -> None:
+        for _ in range(500):
+            array = space.take((16,), np.float64)
+            array[...] = mark
+            time.sleep(0)  # let the other threads run while this one holds the array
+            if not np.all(array == mark):
+                clashes.append(mark)
+            space.give(array)
+
+    threads = [threading.Thread(target=worker, args=(float(k),)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert clashes == [] and 1 <= len(space.free[((16,), np.dtype(np.float64).str)]) <= 4

@@ -15,6 +15,7 @@ channels-first.
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -152,23 +153,26 @@ class Workspace:
     def __init__(self, per_shape: int = 8, shapes: int = 16) -> None:
         self.per_shape, self.shapes = per_shape, shapes
         self.free: OrderedDict[tuple, list[np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()  # runs may train in threads (the playground): one array, one taker
 
     def take(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         key = (tuple(shape), np.dtype(dtype).str)
-        arrays = self.free.get(key)
-        if arrays:
-            self.free.move_to_end(key)
-            return arrays.pop()
+        with self.lock:
+            arrays = self.free.get(key)
+            if arrays:
+                self.free.move_to_end(key)
+                return arrays.pop()
         return np.empty(shape, dtype=dtype)
 
     def give(self, array: np.ndarray) -> None:
         key = (array.shape, array.dtype.str)
-        arrays = self.free.setdefault(key, [])
-        self.free.move_to_end(key)
-        if len(arrays) < self.per_shape and not any(a is array for a in arrays):
-            arrays.append(array)
-        while len(self.free) > self.shapes:
-            self.free.popitem(last=False)
+        with self.lock:
+            arrays = self.free.setdefault(key, [])
+            self.free.move_to_end(key)
+            if len(arrays) < self.per_shape and not any(a is array for a in arrays):
+                arrays.append(array)
+            while len(self.free) > self.shapes:
+                self.free.popitem(last=False)
 
     def nbytes(self) -> int:
         """Bytes held in free arrays (for tests and the benchmark's memory notes)."""
