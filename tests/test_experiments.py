@@ -28,6 +28,7 @@ from nnblocks.train import LRSchedulerCallback, current_lr
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STUDIES = ["scaling", "batch-size", "optimizer", "learning-rate", "lr-annealing", "depth", "batchnorm", "dropout",
            "regularization"]
+CHAPTER4 = ["translation", "augmentation", "feature-maps"]  # tested in test_experiments_chapter4.py
 
 
 # ---- synthetic Fashion-MNIST-format data ----------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def all_run(idx_dir, tmp_path_factory):
 
 # ---- registry ----------------------------------------------------------------------------------------------------------
 def test_registry_lists_every_experiment_in_chapter_order():
-    assert names() == ["toy-sum"] + STUDIES
+    assert names() == ["toy-sum"] + STUDIES + CHAPTER4
     assert get("dropout") is chapter3.DROPOUT
     with pytest.raises(InvalidValueError, match="unknown experiment 'nope'.*toy-sum"):
         get("nope")
@@ -214,7 +215,7 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
 # ---- chapter 3: every study end to end -----------------------------------------------------------------------------------
 def test_run_all_writes_every_report_and_figure(all_run):
     results, summary, out = all_run
-    assert sorted(results) == sorted(["toy-sum"] + STUDIES)
+    assert sorted(results) == sorted(["toy-sum"] + STUDIES + CHAPTER4)
     summary_text = summary.read_text()
     for name in STUDIES:
         folder = out / name

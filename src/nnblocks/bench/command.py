@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nnblocks.bench.workload import SYSTEMS
+from nnblocks.bench.workload import CNN_SYSTEMS, SYSTEMS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``nnblocks bench`` / ``python -m nnblocks.bench`` (shared by both entry points)."""
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256, 10000], metavar="B",
-                        help="mini-batch sizes to measure (default: 32 256 10000)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="B",
+                        help="mini-batch sizes to measure (default: 32 256 10000; --cnn 32 256)")
     parser.add_argument("--epochs", type=int, default=None, help="timed epochs per worker (default 3; --quick 1)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds; each round runs every system once per batch size (default 3; --quick 1)")
@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training samples (default 60000; --quick 2000)")
     parser.add_argument("--test-samples", type=int, default=None,
                         help="test samples for the accuracy column (default 10000; --quick 500)")
-    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS, metavar="SYSTEM",
-                        help=f"systems to run, among {' '.join(SYSTEMS)} (default: all that are installed)")
+    parser.add_argument("--systems", nargs="+", default=None, choices=SYSTEMS, metavar="SYSTEM",
+                        help=f"systems to run, among {' '.join(SYSTEMS)} (default: all that are installed; --cnn: "
+                             f"{' '.join(CNN_SYSTEMS)})")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with MNIST's IDX files (raw or .gz); without it, synthetic MNIST-shaped data")
     parser.add_argument("--threads", type=int, default=None,
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run one extra nnblocks epoch per batch size under cProfile (not timed) and print "
                              "the top functions by own time")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before a worker is abandoned")
+    parser.add_argument("--cnn", action="store_true",
+                        help="train the book's chapter-4 CNN instead of the MLP (nnblocks and PyTorch; default batch "
+                             "sizes 32 256, 4,096 samples, 2 epochs)")
     parser.add_argument("--backprop", action="store_true",
                         help="instead: finite-difference gradients (chapter 1) against the engine's backward")
     parser.add_argument("--fd-sample", type=int, default=200,
@@ -57,9 +61,19 @@ def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the options left unset from --quick or the full-run defaults, and check them."""
     quick = {"epochs": 1, "rounds": 1, "samples": 2000, "test_samples": 500}
     full = {"epochs": 3, "rounds": 3, "samples": 60000, "test_samples": 10000}
+    if args.cnn:  # a CNN step costs ~100x an MLP step: fewer samples keep a full run within minutes
+        quick, full = {**quick, "samples": 512, "test_samples": 256}, {**full, "epochs": 2, "samples": 4096,
+                                                                        "test_samples": 1000}
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.batch_sizes is None:
+        args.batch_sizes = [32, 256] if args.cnn else [32, 256, 10000]
+    if args.systems is None:
+        args.systems = list(CNN_SYSTEMS if args.cnn else SYSTEMS)
+    elif args.cnn and set(args.systems) - set(CNN_SYSTEMS):
+        raise SystemExit(f"nnblocks bench --cnn: only {' and '.join(CNN_SYSTEMS)} train the CNN, got --systems "
+                         f"{' '.join(args.systems)}")
     if args.quick:
         args.gemm_seconds = min(args.gemm_seconds, 0.2)
         args.fd_sample = min(args.fd_sample, 20)

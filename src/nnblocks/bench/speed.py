@@ -23,7 +23,7 @@ from nnblocks.bench.data import prepare_data
 from nnblocks.bench.machine import available_systems, describe_blas, load_average, machine_description
 from nnblocks.bench.table import format_table
 from nnblocks.bench.worker import start_worker
-from nnblocks.bench.workload import LABELS, WORKLOAD
+from nnblocks.bench.workload import CNN_WORKLOAD, LABELS, WORKLOAD
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -39,6 +39,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         summary["test_accuracy"] = statistics.median(r["test_accuracy"] for r in good)
         summary["last_epoch_loss"] = statistics.median(r["epoch_loss"][-1] for r in good)
         summary["dtype"] = good[0].get("dtype")
+        if "workspace_mib" in good[0]:
+            summary["workspace_mib"] = max(r["workspace_mib"] for r in good)
     summary.update(samples_per_s=statistics.median(rates), min_samples_per_s=min(rates),
                    max_samples_per_s=max(rates), measurements=len(rates),
                    peak_rss_mib=max(r["peak_rss_mib"] for r in good),
@@ -90,6 +92,16 @@ def run_rounds(args: argparse.Namespace, systems: list[str], data_dir: Path) -> 
     return runs
 
 
+def workspace_notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """What the convolutions' reused im2col buffers held after training (--cnn), per batch size."""
+    held = {batch: r["nnblocks"]["workspace_mib"] for batch, r in results.items()
+            if "workspace_mib" in r.get("nnblocks", {})}
+    if not held:
+        return []
+    return ["nnblocks im2col workspace after training (reused every step, not reallocated): "
+            + ", ".join(f"{mib:.1f} MiB at batch {batch}" for batch, mib in held.items())]
+
+
 def speed_main(args: argparse.Namespace) -> int:
     """Run the side-by-side benchmark; print the table (and profiles) and save everything as JSON."""
     systems, notes = available_systems(args.systems)
@@ -112,8 +124,9 @@ def speed_main(args: argparse.Namespace) -> int:
     machine["load_average_end"] = load_average()
 
     results = {str(b): {s: summarise(runs[b][s]) for s in systems} for b in args.batch_sizes}
+    notes += workspace_notes(results)
     report = {
-        "workload": WORKLOAD,
+        "workload": CNN_WORKLOAD if args.cnn else WORKLOAD,
         "config": {"batch_sizes": args.batch_sizes, "epochs": args.epochs, "rounds": args.rounds,
                    "systems": systems, "threads": args.threads, "seed": args.seed, "quick": args.quick, "data": data},
         "machine": machine, "notes": notes, "results": results,

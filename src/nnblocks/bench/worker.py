@@ -21,6 +21,7 @@ from typing import Any, Callable
 from nnblocks.bench.data import load_data, train_size
 from nnblocks.bench.gemm import gemm_bound
 from nnblocks.bench.machine import blas_info, peak_rss_mib
+from nnblocks.bench.cnn import CNN_TRAINERS
 from nnblocks.bench.systems import TRAINERS
 
 
@@ -47,7 +48,7 @@ def worker_main(args: argparse.Namespace) -> int:
         data = load_data(args.data)
         result["effective_batch"] = min(batch, len(data[1]))
         result["rss_before_training_mib"] = peak_rss_mib()
-        trainer = TRAINERS[args.worker]
+        trainer = CNN_TRAINERS[args.worker] if args.cnn else TRAINERS[args.worker]
         if args.profile:
             data = data[:2] + (data[2][:1], data[3][:1])  # profile the epochs, not the evaluation
             result.update(_profiled(lambda: trainer(data, batch, args.epochs, args.seed)))
@@ -71,6 +72,8 @@ def start_worker(system: str, batch: int, args: argparse.Namespace, data_dir: Pa
                    "--out", str(out), "--gemm-seconds", str(args.gemm_seconds)]
         if profile:
             command.append("--profile")
+        if args.cnn:
+            command.append("--cnn")
         env = dict(os.environ)
         if args.threads is not None:
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -15,3 +15,11 @@ LABELS = {"nnblocks": "nnblocks", "pytorch": "PyTorch", "numpy": "NumPy MLP", "s
           "gemm": "GEMM bound"}
 WORKLOAD = (f"MLP {IN_FEATURES}-{HIDDEN}-ReLU-{CLASSES}, softmax cross-entropy, SGD lr {LR} (no momentum), float32, "
             "inputs /255, shuffled each epoch")
+
+# --cnn: the book's chapter-4 network on the same 28x28 images (see bench/cnn.py); only nnblocks and PyTorch train it.
+CNN_CHANNELS, CNN_HIDDEN = (64, 128), (256,)
+CNN_SYSTEMS = ("nnblocks", "pytorch")
+CNN_WORKLOAD = (f"CNN Conv2d(1, {CNN_CHANNELS[0]}, 3)-MaxPool2d(2)-ReLU-Conv2d({CNN_CHANNELS[0]}, {CNN_CHANNELS[1]}, 3)-"
+                f"MaxPool2d(2)-ReLU-Flatten-Linear({CNN_CHANNELS[1] * 25}, {CNN_HIDDEN[0]})-ReLU-Linear({CNN_HIDDEN[0]}, "
+                f"{CLASSES}) on 1x28x28 images, softmax cross-entropy, SGD lr {LR} (no momentum), float32, inputs /255, "
+                "shuffled each epoch")

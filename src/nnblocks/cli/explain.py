@@ -3,6 +3,7 @@
     nnblocks explain                                   the chapter's network, x = [[1, 1]], y = [[0]], its weights
     nnblocks explain --network 2-4-3-1 --seed 3        random weights (seeded), random data
     nnblocks explain --activation relu --batch 4 --network 2-3-1 --format markdown --figure graph.svg
+    nnblocks explain --network conv --activation relu       a 6x6 image through Conv2d(1, 2, 3), MaxPool2d(2), Linear
 
 Everything runs in float64 so the finite-difference column is accurate to ~1e-10 (``--float32`` to see float32).
 """
@@ -29,8 +30,9 @@ def register(subparsers: Any) -> None:
                     "difference of the same weight. Default: the chapter's 2-3-1 network and its weights.",
     )
     p.add_argument("--network", default="chapter", metavar="SIZES",
-                   help="'chapter' (default: the chapter's 2-3-1 weights) or layer widths such as 2-4-3-1 "
-                        "(random weights from --seed)")
+                   help="'chapter' (default: the chapter's 2-3-1 weights), layer widths such as 2-4-3-1 "
+                        "(random weights from --seed), or 'conv': a 6x6 image through Conv2d(1, 2, 3) -> "
+                        "MaxPool2d(2) -> activation -> Flatten -> Linear(8, 2)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for random weights and data (default 0)")
     p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation (default sigmoid)")
     p.add_argument("--loss", choices=LOSSES, default="mse",
@@ -73,6 +75,8 @@ def build_problem(network: str = "chapter", seed: int = 0, activation: str = "si
     rng = np.random.default_rng(seed)
     if batch < 1:
         raise ValueError(f"--batch must be >= 1, got {batch}")
+    if network == "conv":
+        return conv_problem(rng, activation, loss, batch, dtype)
     if network == "chapter":
         if batch != 1:
             raise ValueError("--batch: the chapter's network has one sample; give --network 2-3-1 for a batch")
@@ -104,6 +108,26 @@ def build_problem(network: str = "chapter", seed: int = 0, activation: str = "si
             rng.random((len(x), n_out)).astype(dtype))
         loss_fn = lambda: F.mse_loss(model(x), y)  # noqa: E731
     return model, x, y, loss_fn
+
+
+def conv_problem(rng: Any, activation: str, loss: str, batch: int, dtype: Any) -> tuple[Any, Any, Any, Any]:
+    """The tiny convolutional network of ``--network conv``: (model, x, y, loss_fn), names K, bK for the filters."""
+    import numpy as np
+
+    from nnblocks import nn
+    from nnblocks.nn import functional as F
+    from nnblocks.tensor import Tensor
+
+    if loss == "bce-logits":
+        raise ValueError("--network conv: use --loss mse or cross-entropy (its 2 outputs are class logits)")
+    model = nn.CNN((1, 6, 6), channels=[2], hidden=[], out=2, activation=activation, dtype=dtype, seed=rng)
+    model[0].weight.name, model[0].bias.name = "K", "bK"
+    x = Tensor(rng.standard_normal((batch, 1, 6, 6)).astype(dtype), name="x")
+    if loss == "cross-entropy":
+        y = Tensor(rng.integers(0, 2, size=batch).astype(np.int64))
+        return model, x, y, lambda: F.cross_entropy(model(x), y)
+    y = Tensor(rng.random((batch, 2)).astype(dtype))
+    return model, x, y, lambda: F.mse_loss(model(x), y)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,8 +10,10 @@ from typing import Any
 
 from nnblocks.errors import InvalidValueError
 from nnblocks.experiments import chapter2, chapter3
+from nnblocks.experiments import chapter4
 
 _REGISTRY: dict[str, Any] = {e.name: e for e in (chapter2.TOY_SUM, *chapter3.STUDIES)}
+_REGISTRY.update({e.name: e for e in chapter4.STUDIES})  # translation, augmentation, feature-maps
 
 
 def register(experiment: Any) -> Any:

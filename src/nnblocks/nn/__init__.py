@@ -17,6 +17,11 @@ from nnblocks.nn.layers import (
     Sequential,
     activation_modules,
 )
+# chapter 4: convolutions (keep these lines together)
+from nnblocks.nn.layers import BatchNorm2d, Dropout2d, Unflatten
+from nnblocks.nn.conv import Conv2d
+from nnblocks.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from nnblocks.nn.cnn import CNN
 from nnblocks.nn.mlp import MLP, load_chapter_weights
 from nnblocks.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from nnblocks.nn.module import IncompatibleKeys, Module, Parameter, RemovableHandle
@@ -39,4 +44,5 @@ __all__ = [
     "Linear", "Sequential", "Flatten", "Identity", "Dropout",
     "BatchNorm1d", "Activation", *activation_modules(),
     "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MLP", "load_chapter_weights",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout2d", "Unflatten", "CNN",
 ]

@@ -1,4 +1,4 @@
-"""Layers: Linear, Sequential, Flatten, Dropout, BatchNorm1d, and the activation functions as modules (``Activation``,
+"""Layers: Linear, Sequential, Flatten, Unflatten, Dropout, Dropout2d, BatchNorm1d, BatchNorm2d, and the activation functions as modules (``Activation``,
 one subclass per activation registered in ``nnblocks.ops``).
 
 Shapes and defaults are PyTorch's: ``Linear.weight`` is (out_features, in_features), initialised uniformly in
@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nnblocks import ops
-from nnblocks.errors import InvalidArgumentError, InvalidValueError
+from nnblocks.errors import InvalidArgumentError, InvalidValueError, ShapeError
 from nnblocks.nn import functional as F
 from nnblocks.nn import init
 from nnblocks.nn.module import Module, Parameter
@@ -106,6 +106,21 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size``: ``Unflatten(1, (1, 28, 28))`` turns (N, 784) into (N, 1, 28, 28)."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim % x.ndim
+        return ops.reshape(x, x.shape[:dim] + self.unflattened_size + x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
 class Identity(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x
@@ -129,13 +144,18 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Module):
-    """Normalise each feature over the batch, then scale and shift: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+class _BatchNorm(Module):
+    """Normalise each feature (channel) over the batch, then scale and shift:
+    y = gamma * (x - mean) / sqrt(var + eps) + beta.
 
     Training: mean and (biased) variance of the batch are used, and the running statistics are updated as
     running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance, as PyTorch does.
     Evaluation: the running statistics are used, so one sample's output does not depend on the rest of its batch.
+    The subclasses differ only in the inputs they take (``dims``); the maths is ``F.batch_norm``'s.
     """
+
+    dims: tuple[int, ...] = ()
+    shape_text = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = None) -> None:
@@ -155,6 +175,9 @@ class BatchNorm1d(Module):
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self.dims:
+            raise ShapeError(f"{type(self).__name__}({self.num_features}): expected input of shape "
+                             f"{self.shape_text.format(C=self.num_features)}, got {x.shape}")
         use_batch = self.training or not self.track_running_stats
         return F.batch_norm(x, self._buffers.get("running_mean"), self._buffers.get("running_var"),
                             self.weight, self.bias, training=use_batch, momentum=self.momentum, eps=self.eps,
@@ -163,6 +186,38 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of features (N, C) or of sequences (N, C, L): one mean and variance per feature C."""
+
+    dims, shape_text = (2, 3), "(N, {C}) or (N, {C}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of images (N, C, H, W): one mean, variance, gamma and beta per channel, shared by all its pixels
+    (the statistics are taken over N * H * W values)."""
+
+    dims, shape_text = (4,), "(N, {C}, H, W)"
+
+
+class Dropout2d(Module):
+    """In training, zero whole channels of (N, C, H, W) images with probability p (one draw per image and channel)
+    and scale the kept ones by 1/(1-p); in eval mode, the identity. Neighbouring pixels of a feature map are strongly
+    correlated, so dropping single pixels regularises little: dropping a whole map does."""
+
+    def __init__(self, p: float = 0.5, seed: SeedLike = None) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise InvalidValueError(f"Dropout2d: p must be a probability in [0, 1], got {p}")
+        self.p = p
+        self.rng = get_generator(seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout2d(x, self.p, self.training, seed=self.rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 # ---- activations as modules: one per registered activation op ------------------------------------------------------

@@ -11,3 +11,4 @@ and carry no backward code of their own: their gradient comes from the primitive
 from nnblocks.ops.base import KINDS, Function, as_tensor, unbroadcast
 from nnblocks.ops.registry import Registered, lookup, register, registered, unregister
 from nnblocks.ops import activation, arithmetic, loss, norm, reduce, shape  # noqa: F401 - importing registers the ops
+from nnblocks.ops import conv, pool  # noqa: F401 - convolution and pooling (chapter 4)

@@ -202,7 +202,7 @@ class _Tracer:
                 step.rows.append(Row(f"dL/d{self.n(parent)}", f"dL/d{self.n(out)} pulled back through {fn.name}", pg,
                                      target=parent))
                 continue
-            if not op.local:
+            if not op.local and not hasattr(fn, "terms"):
                 op.local = fn.local_derivatives(np.ones_like(op.g))
             elements = list(np.ndindex(*parent.shape))
             for index in elements[: self.cap]:
@@ -211,10 +211,12 @@ class _Tracer:
         return step
 
     def _handler(self, op: _Op, parent: Tensor, k: int) -> Callable | None:
-        """How input k's rows are derived: a sum over the contracted index (linear, matmul), one product per element
-        (an op that declares the local derivative and whose output element k depends on one element of input k), or
-        None: the whole gradient in one line."""
+        """How input k's rows are derived: a sum the op spells out itself (``terms``), a sum over the contracted
+        index (linear, matmul), one product per element (an op that declares the local derivative and whose output
+        element k depends on one element of input k), or None: the whole gradient in one line."""
         fn, out = op.fn, op.out
+        if hasattr(fn, "terms"):
+            return self._declared_sum
         if fn.kind == "linear":
             return self._linear if out.ndim >= 1 else None
         if fn.kind == "matmul":
@@ -266,6 +268,21 @@ class _Tracer:
             terms = [(float(g[i, j]), float(a[i, p])) for i in range(g.shape[0])]
             expr = _sum("i", terms, f"dL/d{z}[i,{j}]", f"{A}[i,{p}]")
         return Row(f"dL/d{self.n(parent)}[{index[0]},{index[1]}]", expr, float(pg[index]), terms, parent, index)
+
+    def _declared_sum(self, op: _Op, parent: Tensor, k: int, pg: np.ndarray, index: tuple[int, ...]) -> Row:
+        """An op whose output elements each mix several input elements (a convolution, a pooling window) may say how
+        for one element: ``fn.terms(k, index)`` gives what the sum runs over, the upstream gradient's index and the
+        local derivative (labels with the placeholders of ``formula``), and the ``(upstream index, local value)``
+        pairs whose products add up to dL/d(input k)[index]."""
+        over, up_index, local, pairs = op.fn.terms(k, index)
+        terms = [(float(op.g[u]), float(v)) for u, v in pairs]
+        up = f"dL/d{op.names['z']}{up_index.format(**op.names)}"
+        # after a max pool most products are 0: show the others first (all of them when every one is 0)
+        shown = [t for t in terms if t[0] * t[1] != 0] or terms
+        zeros = len(terms) - len(shown)
+        expr = (_sum(over, shown, up, local.format(**op.names)) + (f" (+ {zeros} products that are 0)" if zeros else "")
+                if terms else f"0 (no element of {op.names['z']} depends on it)")
+        return Row(f"dL/d{self.n(parent)}{_ix(parent.shape, index)}", expr, float(pg[index]), terms, parent, index)
 
     def _elementwise(self, op: _Op, parent: Tensor, k: int, pg: np.ndarray, index: tuple[int, ...]) -> Row:
         g = op.g
