@@ -136,6 +136,8 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
+        if grad.dtype != node._data.dtype:  # a gradient has its tensor's dtype, as in PyTorch (float32 stays float32)
+            grad = grad.astype(node._data.dtype)
         yield node, grad
         fn = node.grad_fn
         if fn is None:

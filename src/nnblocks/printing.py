@@ -29,6 +29,9 @@ def describe(t: Any) -> str:
         finite = array[np.isfinite(array)]
         integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
         options["floatmode"] = "maxprec" if integral else "fixed"
+    elif array.dtype.kind == "b" and array.size:
+        width = 4 if array.all() else 5  # PyTorch pads to the widest value shown; NumPy always to "False"
+        options["formatter"] = {"bool": lambda v: str(bool(v)).rjust(width)}
     body = np.array2string(array, **options)
     extras = []
     default = array.dtype == default_numpy()

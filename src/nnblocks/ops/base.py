@@ -47,6 +47,7 @@ class Function:
     formula: str | None = None
     derivatives: tuple[str | None, ...] = ()
 
+    promotes = True  # a float64 result of non-float64 inputs takes PyTorch's dtype (``_promoted``); AsType opts out
     parents: tuple[Tensor, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     released = False
@@ -67,7 +68,11 @@ class Function:
                 raise
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None
-        result = Tensor._wrap(out if type(out) is np.ndarray else np.asarray(out))
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # a NumPy scalar from a reduction to one number
+        if out.dtype is _FLOAT64 and cls.promotes:
+            out = _promoted(out, tensors)
+        result = Tensor._wrap(out)
         if _enabled() and any(t._requires_grad for t in tensors):
             fn.parents = tensors
             fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
@@ -96,6 +101,20 @@ class Function:
         """Free the arrays saved for backward (called after backward unless ``retain_graph=True``)."""
         self.__dict__.clear()
         self.released = True
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _promoted(out: np.ndarray, tensors: tuple[Tensor, ...]) -> np.ndarray:
+    """PyTorch's type promotion where NumPy's differs: integers combined into floats (``int_tensor / 2``,
+    ``int_tensor * 1.5``, ``sqrt(int_tensor)``) give the default float dtype, or the inputs' float dtype, where NumPy
+    gives float64. A float64 input keeps a float64 result."""
+    dtypes = [t._data.dtype for t in tensors]
+    if _FLOAT64 in dtypes:
+        return out
+    floats = [d for d in dtypes if d.kind == "f"]
+    return out.astype(max(floats, key=lambda d: d.itemsize) if floats else default_numpy())
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

@@ -31,6 +31,7 @@ class AsType(Function):
     kind = "elementwise"
     formula = "{z} = astype({a})"
     derivatives = ("1",)
+    promotes = False  # the dtype asked for is the dtype given
 
     def forward(self, a: np.ndarray, dtype: Any = None) -> np.ndarray:
         self.dtype = a.dtype
