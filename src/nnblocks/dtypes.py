@@ -1,4 +1,5 @@
-"""Data types under PyTorch's names (``nnblocks.float32``, ``nnblocks.long``...), and the default float dtype.
+"""Data types under PyTorch's names (``nnblocks.float32``, ``nnblocks.long``...), what a tensor can hold, and the
+default float dtype.
 
 A tensor's data is a NumPy array, so its element type *is* a NumPy dtype. ``nnblocks.float32`` is a small object that
 stands for that NumPy dtype under PyTorch's name:
@@ -9,6 +10,10 @@ stands for that NumPy dtype under PyTorch's name:
 - NumPy takes it wherever a dtype goes (``np.zeros(3, dtype=nb.float32)``): NumPy reads its ``.dtype`` attribute.
 
 ``Tensor.dtype`` returns one of these objects (a dictionary lookup); ``t.data.dtype`` is the NumPy dtype itself.
+
+A tensor holds numbers or booleans: ``from_python`` and ``check_numbers`` refuse None, strings, arbitrary objects and
+ragged lists at once, naming what was given, where NumPy would make an object or string array (and fail later, far
+from the cause).
 
 Differs from PyTorch on purpose: ``torch.float32 == np.float32`` is False in PyTorch and True here (the arrays are
 NumPy's); ``set_default_dtype`` takes float32 and float64 only (PyTorch also takes float16 and bfloat16).

@@ -46,9 +46,11 @@ from nnblocks.dtypes import (  # noqa: F401 - the default dtype's functions are 
     get_default_dtype,
     set_default_dtype,
     show,
+    to_numpy,
 )
 from nnblocks.errors import BackwardError, DTypeError, InvalidArgumentError, ShapeError, ZeroDimError
 from nnblocks.printing import describe
+
 
 def _constructor_array(args: tuple, dtype: Any) -> np.ndarray:
     """What ``Tensor(*args)`` holds: PyTorch's legacy constructor, with arrays wrapped as they are (see module doc)."""
@@ -89,7 +91,7 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, *data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
-        self._data: np.ndarray = _constructor_array(data, None if dtype is None else np.dtype(dtype))
+        self._data: np.ndarray = _constructor_array(data, None if dtype is None else to_numpy(dtype, "Tensor()"))
         self._grad: Tensor | None = None
         self.grad_fn = None  # the Function that produced this tensor (None for leaves)
         self._retain_grad = False

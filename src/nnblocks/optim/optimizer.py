@@ -161,11 +161,12 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                grad = p.grad
+                if grad is not None:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.zero_()
+                        grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; if given, ``closure()`` recomputes the loss first."""
@@ -175,9 +176,10 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for index, p in enumerate(group["params"]):
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue  # the parameter took no part in the loss: leave it and its state alone
-                grad = p.grad.data
+                grad = grad.data  # the array: the updates below are NumPy's
                 if grad.shape != p.data.shape:
                     raise ShapeError(
                         f"{type(self).__name__}.step: parameter {index} of its group has shape {p.data.shape} but its "
