@@ -14,7 +14,7 @@ from nnblocks import nn
 from nnblocks.errors import DeviceError, DTypeError, InvalidArgumentError, NotSupportedError
 
 
-# ---- devices -----------------------------------------------------------------------------------------------------------
+# ---- devices ---------------------------------------------------------------------------------------------------------
 def test_device_objects_parse_compare_and_print_like_pytorch():
     cpu, cuda0 = nb.device("cpu"), nb.device("cuda:0")
     assert (cpu.type, cpu.index, str(cpu), repr(cpu)) == ("cpu", None, "cpu", "device(type='cpu')")
@@ -99,7 +99,7 @@ def test_module_to_cpu_and_dtype_return_self():
         model.to(nb.int64)
 
 
-# ---- dtypes ------------------------------------------------------------------------------------------------------------
+# ---- dtypes ----------------------------------------------------------------------------------------------------------
 def test_dtype_names_print_like_pytorch_and_equal_numpy():
     assert nb.float is nb.float32 and nb.double is nb.float64 and nb.half is nb.float16
     assert nb.long is nb.int64 and nb.int is nb.int32 and nb.short is nb.int16

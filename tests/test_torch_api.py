@@ -121,7 +121,7 @@ case("ones_like_int", lambda T, x: T.ones_like(x), ints(0, 3, 4), grad=False)
 case("numel_is_tensor", lambda T, x: (T.numel(x), T.is_tensor(x), T.is_tensor(x.detach().numpy())), rn(3, 4),
      grad=False)
 
-# ---- methods -----------------------------------------------------------------------------------------------------------
+# ---- methods ---------------------------------------------------------------------------------------------------------
 case("add_sub_mul_div_pow", lambda T, x, y: x.add(y).sub(2.0).mul(y).div(3.0).pow(2), rn(3, 4), rn(3, 4))
 case("add_scalar_int", lambda T, x: x.add(10) * 10, ints(0, 9, 2, 4), grad=False)
 case("int_division", lambda T, x: (x / 2, x * 1.5, x + 0.5), ints(0, 9, 2, 4), grad=False)
@@ -142,7 +142,7 @@ case("unpacking", lambda T, x: (lambda a, b: a * b)(*x), rn(2, 3))
 case("equality", lambda T, x, y: (x == y, x.argmax(1) == y.argmax(1), x == 1), ints(0, 3, 2, 3), ints(0, 3, 2, 3),
      grad=False)
 
-# ---- creation ----------------------------------------------------------------------------------------------------------
+# ---- creation --------------------------------------------------------------------------------------------------------
 case("tensor_dtypes", lambda T: (T.tensor([[1, 2]]), T.tensor([False, 1, 2.0]), T.tensor([True]), T.tensor(5),
                                  T.tensor(2.5), T.tensor((1, 2)), T.tensor(range(3))), grad=False)
 case("tensor_from_numpy_dtypes", lambda T: (T.tensor(np.array([[10, 20, 30], [2, 3, 4]])),
@@ -226,7 +226,7 @@ def test_gradients_match_pytorch(c: Case, torch: Any) -> None:
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=f"{c.id} input {k}")
 
 
-# ---- what prints: the book's cells show these reprs ----------------------------------------------------------------------
+# ---- what prints: the book's cells show these reprs ------------------------------------------------------------------
 @pytest.mark.parametrize("make", [
     lambda T: T.tensor([[1, 2]]), lambda T: T.tensor([False, 1, 2.0]), lambda T: T.arange(25).reshape(5, 5),
     lambda T: T.arange(25).reshape(5, 5).max(dim=0), lambda T: T.tensor([[2.0, -1.0], [1.0, 1.0]], requires_grad=True),
@@ -247,7 +247,7 @@ def test_copy_constructing_a_tensor_warns_as_pytorch(torch):
     assert not copy.requires_grad and copy.tolist() == [1.0, 2.0]
 
 
-# ---- the book's idioms ---------------------------------------------------------------------------------------------------
+# ---- the book's idioms -----------------------------------------------------------------------------------------------
 def test_chapter2_autograd_notebook_by_hand_matches_pytorch(torch):
     """The auto-gradient notebook: a 2-3-1 network from leaf tensors, then w - w.grad for every weight."""
     def run(T):

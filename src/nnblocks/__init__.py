@@ -6,9 +6,9 @@
 - ``nnblocks.nn``, ``nnblocks.optim``, ``nnblocks.data``, ``nnblocks.train``: the PyTorch-style API on top.
 
 ``import nnblocks as torch`` gives PyTorch's names at the top level, as ``torch`` has them: the tensor functions
-(``torch.tensor``, ``torch.zeros``, ``torch.max``, ``torch.norm``...), the dtypes (``torch.float32``, ``torch.long``...),
-``torch.device`` and ``torch.cuda``, ``torch.no_grad``, ``torch.manual_seed``, and the subpackages ``torch.nn``,
-``torch.optim`` and ``torch.utils.data``, imported here as PyTorch's ``__init__`` imports them.
+(``torch.tensor``, ``torch.zeros``, ``torch.max``, ``torch.norm``...), the dtypes (``torch.float32``,
+``torch.long``...), ``torch.device`` and ``torch.cuda``, ``torch.no_grad``, ``torch.manual_seed``, and the
+subpackages ``torch.nn``, ``torch.optim`` and ``torch.utils.data``, imported here as PyTorch's ``__init__`` does.
 """
 from __future__ import annotations
 

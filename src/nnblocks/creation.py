@@ -42,7 +42,8 @@ def _size(size: tuple, owner: str) -> tuple[int, ...]:
         size = tuple(size[0])
     for n in size:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise InvalidArgumentError(f"{owner}: sizes must be ints, got {size!r}; e.g. {owner}(2, 3) or {owner}((2, 3))")
+            raise InvalidArgumentError(f"{owner}: sizes must be ints, got {size!r}; e.g. {owner}(2, 3) or "
+                                       f"{owner}((2, 3))")
         if n < 0:
             raise ShapeError(f"{owner}: sizes must be >= 0, got {size!r}")
     return tuple(int(n) for n in size)

@@ -48,7 +48,7 @@ from nnblocks.dtypes import (  # noqa: F401 - the default dtype's functions are 
     show,
     to_numpy,
 )
-from nnblocks.errors import BackwardError, DTypeError, InvalidArgumentError, ShapeError, ZeroDimError
+from nnblocks.errors import BackwardError, DTypeError, InvalidArgumentError, InvalidValueError, ShapeError, ZeroDimError
 from nnblocks.printing import describe
 
 
@@ -190,7 +190,8 @@ class Tensor:
             given = gradient._data if isinstance(gradient, Tensor) else from_python(gradient, "backward()")
             seed = np.array(given, dtype=self._data.dtype)
             if seed.shape != self._data.shape:
-                raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape {self.shape}")
+                raise BackwardError(f"backward(): gradient of shape {seed.shape} given for an output of shape "
+                                    f"{self.shape}")
         autograd.backward(self, seed, retain_graph)
 
     # ---- what it is: shape, dtype, device ---------------------------------------------------------------------------
@@ -285,6 +286,9 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """The array, for NumPy and matplotlib (also when requires_grad: see the module docstring)."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise InvalidValueError(f"np.asarray(copy=False): a {self.dtype} tensor cannot be viewed as "
+                                    f"{np.dtype(dtype)} without a copy")  # NumPy's protocol: a ValueError
         array = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return array.copy() if copy and array is self._data else array
 

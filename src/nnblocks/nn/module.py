@@ -200,7 +200,8 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> "Module":
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, as PyTorch's ``Module.to``; returns self.
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, as PyTorch's ``Module.to``; returns
+        self.
 
         The device must be the CPU (nnblocks computes there with NumPy; CUDA raises ``DeviceError``). A dtype converts
         every float parameter and buffer in place (float32 or float64); gradients are dropped then."""

@@ -4,7 +4,8 @@ Each op is a small class whose forward and backward sit side by side, with a dec
 ``kind``, ``formula``, ``derivatives``), in ``arithmetic``, ``reduce``, ``shape``, ``select``, ``activation``,
 ``loss`` and ``norm``. Beside them, registered the same way: conversions (``convert``: ``t.float()``, ``t.to(...)``),
 in-place methods (``inplace``: ``t.add_()``, ``t.zero_()``) and questions without gradients (``logical``:
-``all``, ``any``, ``unique``). ``register`` (``ops.registry``) makes an op public: importing those modules registers every op, which puts
+``all``, ``any``, ``unique``). ``register`` (``ops.registry``) makes an op public: importing those modules
+registers every op, which puts
 its functional form here (``nnblocks.ops.sigmoid(t)``) and its method on ``Tensor`` (``t.sigmoid()``).
 
 Compositions of other ops (``flatten``, ``unsqueeze``, ``squeeze``, ``transpose``, ``stack``) register the same way

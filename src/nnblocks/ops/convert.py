@@ -1,5 +1,5 @@
-"""Conversions: another dtype (``t.float()``, ``t.to(torch.float64)``, ``t.type(...)``), another device (``t.to('cpu')``,
-``t.cpu()``, ``t.cuda()``), as PyTorch's Tensor methods.
+"""Conversions: another dtype (``t.float()``, ``t.to(torch.float64)``, ``t.type(...)``), another device
+(``t.to('cpu')``, ``t.cpu()``, ``t.cuda()``), as PyTorch's Tensor methods.
 
 As in PyTorch, a conversion to what the tensor already is returns the tensor itself (no copy; ``copy=True`` asks for
 one), so ``x.float().to(device)`` on a float32 CPU tensor costs nothing. A conversion to another float dtype is an op

@@ -1,5 +1,5 @@
-"""In-place methods: ``t.add_(x)``, ``sub_``, ``mul_``, ``div_``, ``fill_``, ``zero_``, ``copy_``, ``clamp_``: they write
-into ``t``'s own array and return ``t``, as PyTorch's methods with a trailing underscore.
+"""In-place methods: ``t.add_(x)``, ``sub_``, ``mul_``, ``div_``, ``fill_``, ``zero_``, ``copy_``, ``clamp_``: they
+write into ``t``'s own array and return ``t``, as PyTorch's methods with a trailing underscore.
 
 They are for data outside a recorded graph: weights updated under ``no_grad()``, a gradient zeroed
 (``p.grad.zero_()``), a buffer filled. While a graph is being recorded they refuse a tensor that takes part in it,

@@ -158,7 +158,8 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> 
     if isinstance(p, str):
         if p == "nuc":
             raise NotSupportedError("norm(p='nuc'): the nuclear norm (PyTorch's torch.norm(x, 'nuc')) needs singular "
-                                    "values, which nnblocks does not differentiate; use np.linalg.norm(x.numpy(), 'nuc')")
+                                    "values, which nnblocks does not differentiate; use "
+                                    "np.linalg.norm(x.numpy(), 'nuc')")
         if p != "fro":
             raise InvalidValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
         p = 2.0

@@ -94,9 +94,10 @@ def _extreme(name: str, finder: Callable, whole: Callable, pairwise: Callable) -
         return result_type(*_along(name, x, dim, lambda a, d: finder(a, axis=d, keepdims=True), keepdim))
 
     extreme.__name__ = extreme.__qualname__ = name
-    extreme.__doc__ = (f"``{name}(x)``: the {name}imum of all elements (a 0-d tensor); ``{name}(x, dim, keepdim=False)``:"
-                       f" the named tuple ({name} values, their indices) along dim, the gradient going to the returned "
-                       f"index; ``{name}(a, b)``: elementwise, like ``{name}imum``.")
+    extreme.__doc__ = (f"``{name}(x)``: the {name}imum of all elements (a 0-d tensor); "
+                       f"``{name}(x, dim, keepdim=False)``: the named tuple ({name} values, their indices) along dim, "
+                       f"the gradient going to the returned index; ``{name}(a, b)``: elementwise, like "
+                       f"``{name}imum``.")
     return extreme
 
 
