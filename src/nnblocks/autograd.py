@@ -136,8 +136,9 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
-        if grad.dtype != node._data.dtype:  # a gradient has its tensor's dtype, as in PyTorch (float32 stays float32)
-            grad = grad.astype(node._data.dtype)
+        dtype = node._data.dtype
+        if grad.dtype is not dtype and grad.dtype != dtype:  # a gradient has its tensor's dtype, as in PyTorch
+            grad = grad.astype(dtype)
         yield node, grad
         fn = node.grad_fn
         if fn is None:
@@ -170,6 +171,7 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None
     """
     from nnblocks.tensor import Tensor  # here, not at the top: tensor.py imports this module (~0.3 us a backward)
 
+    wrap = Tensor._wrap
     handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
     for node, grad in backpropagate(root, seed, release=not retain_graph):
         if node.grad_fn is not None and not node._retain_grad:
@@ -189,4 +191,4 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None
                 or id(grad) in handed_out):
             grad = np.array(grad, dtype=node._data.dtype)
         handed_out.add(id(grad))
-        node._grad = Tensor._wrap(grad)  # a plain Tensor, also for a Parameter's gradient (as in PyTorch)
+        node._grad = wrap(grad)  # a plain Tensor, also for a Parameter's gradient (as in PyTorch)

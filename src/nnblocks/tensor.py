@@ -52,6 +52,9 @@ from nnblocks.errors import BackwardError, DTypeError, InvalidArgumentError, Inv
 from nnblocks.printing import describe
 
 
+_new_object = object.__new__  # bound once: Tensor._wrap runs for every op's result
+
+
 def _constructor_array(args: tuple, dtype: Any) -> np.ndarray:
     """What ``Tensor(*args)`` holds: PyTorch's legacy constructor, with arrays wrapped as they are (see module doc)."""
     if not args:
@@ -103,7 +106,7 @@ class Tensor:
     @classmethod
     def _wrap(cls, array: np.ndarray) -> "Tensor":
         """A tensor around ``array`` as it is (no checks, no copy): what ops and backward build their results with."""
-        t = object.__new__(cls)
+        t = _new_object(cls)
         t._data, t._grad, t.grad_fn, t._retain_grad, t._requires_grad, t.name = array, None, None, False, False, None
         return t
 

@@ -72,7 +72,7 @@ class Function:
             out = np.asarray(out)  # a NumPy scalar from a reduction to one number
         if out.dtype is _FLOAT64 and cls.promotes:
             out = _promoted(out, tensors)
-        result = Tensor._wrap(out)
+        result = _wrap(out)
         if _enabled() and any(t._requires_grad for t in tensors):
             fn.parents = tensors
             fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
@@ -104,6 +104,7 @@ class Function:
 
 
 _FLOAT64 = np.dtype(np.float64)
+_wrap = Tensor._wrap  # looked up once, not at every op
 
 
 def _promoted(out: np.ndarray, tensors: tuple[Tensor, ...]) -> np.ndarray:
@@ -127,16 +128,16 @@ def constant(x: Any, like: Tensor | None, owner: str) -> Tensor:
     array is wrapped as it is, Python data gets ``tensor()``'s dtypes; None and non-numbers are refused by name."""
     if isinstance(x, np.ndarray):
         check_numbers(x, x, owner)
-        return Tensor._wrap(x)
+        return _wrap(x)
     if isinstance(x, (int, float, np.number)) and not isinstance(x, bool):
         if like is not None and like._data.dtype.kind == "f":
-            return Tensor._wrap(np.asarray(x, dtype=like._data.dtype))
-        return Tensor._wrap(np.asarray(x, dtype=default_numpy()) if isinstance(x, float) else np.asarray(x))
+            return _wrap(np.asarray(x, dtype=like._data.dtype))
+        return _wrap(np.asarray(x, dtype=default_numpy()) if isinstance(x, float) else np.asarray(x))
     if x is None:
         raise InvalidArgumentError(f"{owner}: an operand is None; a .grad is None until backward() has filled it "
                                    "(and after zero_grad())")
     array = from_python(x, owner)
-    return Tensor._wrap(array.astype(default_numpy()) if array.dtype.kind == "f" else array)
+    return _wrap(array.astype(default_numpy()) if array.dtype.kind == "f" else array)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
