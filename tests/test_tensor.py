@@ -328,3 +328,16 @@ def test_manual_sgd_update_under_no_grad_is_in_place():
     assert x is before
     np.testing.assert_array_equal(x.data, [2.0, 3.0])
     assert nb.ones(3).zero_().data.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_data_is_the_array_and_takes_a_tensor_or_an_array():
+    w = nb.tensor([1.0, 2.0], requires_grad=True)
+    assert isinstance(w.data, np.ndarray) and w.numpy() is w.data
+    new = nb.tensor([[3.0, 4.0, 5.0]])
+    w.data = new  # PyTorch's idiom: the tensor now holds the other tensor's values (shared), any shape
+    assert w.data is new.data and w.shape == (1, 3) and w.requires_grad and w.is_leaf
+    w.data = np.zeros(2, dtype=np.float32)
+    assert w.tolist() == [0.0, 0.0]
+    with nb.no_grad():
+        w.data -= 1.0  # the NumPy array, updated in place, stored back
+    assert w.tolist() == [-1.0, -1.0]
