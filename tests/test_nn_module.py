@@ -127,8 +127,9 @@ def test_zero_grad_set_to_none_and_to_zeros():
     x = Tensor(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
     model(x).sum().backward()
     assert all(p.grad is not None and np.any(p.grad != 0) for p in model.parameters())
-    model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and p.grad.shape == p.shape and not p.grad.any() for p in model.parameters())
+    grads = [p.grad for p in model.parameters()]
+    model.zero_grad(set_to_none=False)  # in place, as PyTorch: the same gradient tensors, zeroed
+    assert all(p.grad is g and p.grad.shape == p.shape and not p.grad.any() for p, g in zip(model.parameters(), grads))
     model.zero_grad()  # default: set_to_none=True, as PyTorch 2
     assert all(p.grad is None for p in model.parameters())
 
@@ -137,7 +138,7 @@ def test_gradients_accumulate_until_zero_grad():
     model = mlp()
     x = Tensor(np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32))
     model(x).sum().backward()
-    first = model[0].weight.grad.copy()
+    first = model[0].weight.grad.clone()
     model(x).sum().backward()
     np.testing.assert_allclose(model[0].weight.grad, 2 * first, rtol=1e-6)
 

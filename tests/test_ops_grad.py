@@ -134,6 +134,8 @@ case("ops.exp", ops.exp, lambda T, F, a: T.exp(a), rn(4))
 case("ops.log", ops.log, lambda T, F, a: T.log(a), pos(4))
 case("ops.sqrt", ops.sqrt, lambda T, F, a: T.sqrt(a), pos(4))
 case("ops.abs", ops.abs, lambda T, F, a: T.abs(a), away(4))
+case("square", lambda a: a.square(), lambda T, F, a: T.square(a), rn(3, 4))
+case("clone", lambda a: (a.clone() * a), lambda T, F, a: a.clone() * a, rn(3, 4))
 
 # ---- reductions -----------------------------------------------------------------------------------------------------
 for dim, keep in [(None, False), (0, False), (-1, True), ((0, 2), False), ((-1, -3), True), (1, True), ((), False)]:
@@ -142,12 +144,33 @@ for dim, keep in [(None, False), (0, False), (-1, True), ((0, 2), False), ((-1, 
     kw = {} if dim is None else {"dim": dim, "keepdim": keep}
     case(f"sum_{dim}_{keep}", lambda a, kw=kw: a.sum(**kw), lambda T, F, a, kw=kw: a.sum(**kw), rn(2, 3, 4))
     case(f"mean_{dim}_{keep}", lambda a, kw=kw: a.mean(**kw), lambda T, F, a, kw=kw: a.mean(**kw), rn(2, 3, 4))
-    case(f"max_{dim}_{keep}", lambda a, kw=kw: a.max(**kw), lambda T, F, a, kw=kw: T.amax(a, **kw), distinct(2, 3, 4))
-    case(f"min_{dim}_{keep}", lambda a, kw=kw: a.min(**kw), lambda T, F, a, kw=kw: T.amin(a, **kw), distinct(2, 3, 4))
+    case(f"amax_{dim}_{keep}", lambda a, kw=kw: a.amax(**kw), lambda T, F, a, kw=kw: T.amax(a, **kw),
+         distinct(2, 3, 4))
+    case(f"amin_{dim}_{keep}", lambda a, kw=kw: a.amin(**kw), lambda T, F, a, kw=kw: T.amin(a, **kw),
+         distinct(2, 3, 4))
+    if dim is None or isinstance(dim, int):  # max(dim) takes one dim and returns (values, indices)
+        case(f"max_{dim}_{keep}", lambda a, kw=kw: a.max(**kw) if not kw else a.max(**kw).values,
+             lambda T, F, a, kw=kw: a.max(**kw) if not kw else a.max(**kw).values, distinct(2, 3, 4))
+        case(f"min_{dim}_{keep}", lambda a, kw=kw: a.min(**kw) if not kw else a.min(**kw).values,
+             lambda T, F, a, kw=kw: a.min(**kw) if not kw else a.min(**kw).values, distinct(2, 3, 4))
 case("ops.sum", lambda a: ops.sum(a, 1), lambda T, F, a: T.sum(a, 1), rn(3, 4))
 case("ops.mean", lambda a: ops.mean(a, 0, True), lambda T, F, a: T.mean(a, 0, True), rn(3, 4))
-case("ops.max", lambda a: ops.max(a, 1), lambda T, F, a: T.amax(a, 1), distinct(3, 4))
-case("ops.min", lambda a: ops.min(a), lambda T, F, a: T.amin(a), distinct(3, 4))
+case("ops.max", lambda a: ops.max(a, 1).values, lambda T, F, a: T.max(a, 1).values, distinct(3, 4))
+case("ops.min", lambda a: ops.min(a), lambda T, F, a: T.min(a), distinct(3, 4))
+case("max_0d_dim", lambda a: a.max(0).values, lambda T, F, a: a.max(0).values, rn())
+for p in (1, 2, 3, 0.5, float("inf"), float("-inf"), "fro"):
+    case(f"norm_{p}", lambda a, p=p: nb.norm(a, p), lambda T, F, a, p=p: T.norm(a, p), away(3, 4))
+case("norm_dim", lambda a: a.norm(2, 1), lambda T, F, a: a.norm(2, 1), rn(3, 4))
+case("norm_dims_keepdim", lambda a: a.norm(p=1, dim=(0, 2), keepdim=True),
+     lambda T, F, a: a.norm(p=1, dim=(0, 2), keepdim=True), away(2, 3, 4))
+case("sort", lambda a: a.sort(1).values, lambda T, F, a: a.sort(1).values, distinct(3, 4))
+case("sort_descending", lambda a: nb.sort(a, 0, descending=True).values,
+     lambda T, F, a: T.sort(a, 0, descending=True).values, distinct(3, 4))
+case("topk", lambda a: a.topk(2).values, lambda T, F, a: a.topk(2).values, distinct(3, 4))
+case("topk_smallest_dim0", lambda a: nb.topk(a, 2, dim=0, largest=False).values,
+     lambda T, F, a: T.topk(a, 2, dim=0, largest=False).values, distinct(3, 4))
+case("gather", lambda a, i: nb.gather(a, 1, i), lambda T, F, a, i: T.gather(a, 1, i), rn(3, 4),
+     lambda rng: rng.integers(0, 4, (3, 5)).astype(np.int64))
 case("sum_of_scalar", lambda a: a.sum(), lambda T, F, a: a.sum(), rn())
 
 # ---- shapes ---------------------------------------------------------------------------------------------------------
@@ -329,7 +352,9 @@ def test_forward_values_by_hand() -> None:
     a = nb.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=np.float64)
     np.testing.assert_array_equal((a @ a).data, [[7.0, 10.0], [15.0, 22.0]])
     np.testing.assert_array_equal(a.sum(0).data, [4.0, 6.0])
-    np.testing.assert_array_equal(a.max(1).data, [2.0, 4.0])
+    np.testing.assert_array_equal(a.max(1).values.data, [2.0, 4.0])
+    np.testing.assert_array_equal(a.max(1).indices.data, [1, 1])
+    assert nb.norm(a, 1).item() == 10.0 and nb.norm(a).item() == np.sqrt(30.0)
     np.testing.assert_allclose(a.softmax().data[0], [1 / (1 + np.e), np.e / (1 + np.e)])
     # row 0: logsumexp(1, 2) - 2 = log(1 + e) - 1;  row 1: logsumexp(3, 4) - 3 = log(1 + e)
     np.testing.assert_allclose(ops.cross_entropy(a, nb.tensor([1, 0])).item(), np.log(1 + np.e) - 0.5, rtol=1e-12)
@@ -343,13 +368,20 @@ def test_repeated_index_scatter_adds() -> None:
     np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
 
 
-def test_max_splits_gradient_between_ties() -> None:
+def test_max_ties_amax_splits_max_dim_picks_the_returned_index() -> None:
+    # PyTorch's rules (checked against torch 2.13 in test_torch_api.py): x.max() and amax split the gradient evenly
+    # between tied maxima; x.max(dim) sends it whole to the index it returns, the first maximum.
     x = nb.tensor([[1.0, 5.0, 5.0], [2.0, 0.0, 1.0]], requires_grad=True)
     x.max().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0]])
     y = nb.tensor([[1.0, 5.0, 5.0], [2.0, 0.0, 2.0]], requires_grad=True)
-    y.max(dim=1).sum().backward()
+    y.amax(dim=1).sum().backward()
     np.testing.assert_array_equal(y.grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
+    y.grad = None
+    values, indices = y.max(dim=1)
+    values.sum().backward()
+    np.testing.assert_array_equal(indices.data, [1, 0])
+    np.testing.assert_array_equal(y.grad, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
 def test_comparisons_and_argmax_carry_no_gradient() -> None:
@@ -407,11 +439,11 @@ def test_reduction_gradients_over_any_dims(shape: tuple, data: Any) -> None:
     dims = data.draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim,
                               unique_by=lambda d: d % ndim))
     keepdim = data.draw(st.booleans())
-    op = data.draw(st.sampled_from(["sum", "mean", "max"]))
+    op = data.draw(st.sampled_from(["sum", "mean", "amax"]))
     size = int(np.prod(shape))
     x = nb.Tensor((np.random.default_rng(size).permutation(size) * 0.1).reshape(shape), requires_grad=True)
     fn = lambda t: getattr(t, op)(dim=tuple(dims), keepdim=keepdim)  # noqa: E731
-    expected = getattr(np, {"sum": "sum", "mean": "mean", "max": "max"}[op])(x.data, axis=tuple(dims),
+    expected = getattr(np, {"sum": "sum", "mean": "mean", "amax": "max"}[op])(x.data, axis=tuple(dims),
                                                                             keepdims=keepdim)
     np.testing.assert_allclose(fn(x).data, expected)
     assert nb.gradcheck(fn, [x]).ok

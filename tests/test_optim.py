@@ -72,7 +72,7 @@ def run_nb(name: str, kwargs: dict, params: dict[str, nb.Tensor], steps: range, 
         grads = gradients({k: p.data for k, p in params.items()}, step)
         for k, p in params.items():
             grads[k].flags.writeable = False
-            p.grad = grads[k]
+            p.grad = nb.Tensor(grads[k])
         opt.step()
         opt.zero_grad()
     return opt
@@ -139,7 +139,7 @@ def test_moves_parameters_the_right_way():
     w = nb.Tensor(np.array([1.0, -2.0]), requires_grad=True)
     opt = SGD([w], lr=0.1, momentum=0.9)
     for _ in range(2):
-        w.grad = np.array([1.0, 2.0])
+        w.grad = nb.Tensor(np.array([1.0, 2.0]))
         opt.step()
     # b1 = g, w1 = w0 - 0.1 g; b2 = 0.9 g + g = 1.9 g, w2 = w1 - 0.19 g
     np.testing.assert_allclose(w.data, [1.0 - 0.29, -2.0 - 0.58], rtol=1e-12)
@@ -169,7 +169,7 @@ def test_add_param_group_and_named_parameters():
     assert opt.param_groups[0]["param_names"] == ["layer.weight"]
     opt.add_param_group({"params": b, "lr": 1.0})
     assert opt.param_groups[1]["momentum"] == 0.5 and opt.param_groups[1]["lr"] == 1.0
-    a.grad, b.grad = np.ones(3), np.ones(2)
+    a.grad, b.grad = nb.Tensor(np.ones(3)), nb.Tensor(np.ones(2))
     opt.step()
     np.testing.assert_array_equal(a.data, np.full(3, 0.9))
     np.testing.assert_array_equal(b.data, np.zeros(2))
@@ -215,13 +215,18 @@ def test_add_scaled_blocked_path_matches_plain_formula():
 
 def test_zero_grad():
     p = nb.Tensor(np.ones(3), requires_grad=True)
-    shared = np.full(3, 5.0)
-    p.grad = shared
+    held = nb.Tensor(np.full(3, 5.0))
+    p.grad = held
     opt = SGD([p], lr=0.1)
-    opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad, np.zeros(3))
-    np.testing.assert_array_equal(shared, np.full(3, 5.0))  # the old (possibly shared) array is untouched
+    opt.zero_grad(set_to_none=False)  # zeroed in place, as PyTorch's zero_grad(set_to_none=False)
+    assert p.grad is held
+    np.testing.assert_array_equal(held.data, np.zeros(3))
+    (p * 2.0).sum().backward()  # the next backward adds into the same tensor
+    assert p.grad is held
+    np.testing.assert_array_equal(held.data, np.full(3, 2.0))
     opt.zero_grad()
+    assert p.grad is None
+    opt.zero_grad(set_to_none=False)  # no gradient: nothing to zero
     assert p.grad is None
 
 
@@ -380,9 +385,14 @@ def test_bad_params_raise_clear_errors():
     with pytest.raises(TypeError, match="lr must be a real number"):
         SGD([p], lr="0.1")
     opt = SGD([p], lr=0.1)
-    p.grad = np.ones(3)
-    with pytest.raises(ShapeError, match=r"shape \(2,\) but its gradient has shape \(3,\)"):
+    with pytest.raises(ShapeError, match=r"gradient of shape \(3,\) to a tensor of shape \(2,\)"):
+        p.grad = nb.Tensor(np.ones(3))
+    p.grad = nb.Tensor(np.ones(2))
+    p.data = np.ones(3)  # the parameter replaced after backward: its old gradient no longer fits
+    with pytest.raises(ShapeError, match=r"shape \(3,\) but its gradient has shape \(2,\)"):
         opt.step()
+    with pytest.raises(TypeError, match="a .grad must be a Tensor or None, got ndarray"):
+        p.grad = np.ones(3)
 
 
 def test_add_scaled_with_scratch_leaves_the_gradient_untouched():

@@ -130,3 +130,18 @@ def test_known_offenders_are_tolerated_only_when_every_file_involved_is_known(tm
     assert v.known(frozenset({"nnblocks/cli/demo.py"})) and not v.known(frozenset({"nnblocks/tensor.py"}))
     cycle = checker.Violation("import cycle", "a.py", 1, "", ("a.py", "b.py"))
     assert not cycle.known(frozenset({"a.py"})) and cycle.known(frozenset({"a.py", "b.py"}))
+
+
+def test_the_package_init_gathers_its_subpackages_but_they_may_not_import_it(tmp_path):
+    """``import nnblocks as torch`` reaches torch.nn because the package imports it (as torch's own __init__ does);
+    a module of nn that imports the package back reaches up, and is reported (with the cycle it closes)."""
+    files = dict(CLEAN, **{"nnblocks/__init__.py": "from nnblocks.tensor import Tensor\nfrom nnblocks import nn\n"})
+    assert checker.check(_write(tmp_path / "ok", files)) == []
+    files["nnblocks/nn/layers.py"] = "from nnblocks import Tensor\n"
+    found = checker.check(_write(tmp_path / "up", files))
+    assert {v.rule for v in found} == {"layering", "import cycle"}
+    (up,) = [v for v in found if v.rule == "layering"]
+    assert up.path == "nnblocks/nn/layers.py" and "imports nnblocks from the higher nnblocks room" in up.message
+    files = dict(CLEAN, **{"nnblocks/__init__.py": "from nnblocks import train\n"})  # above the package's room
+    (v,) = checker.check(_write(tmp_path / "high", files))
+    assert v.rule == "layering" and "nnblocks (nnblocks room) imports nnblocks.train" in v.message

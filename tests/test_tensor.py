@@ -116,14 +116,32 @@ def test_leaf_gradients_are_owned_writable_and_not_shared() -> None:
     x = nb.tensor([1.0, 2.0], requires_grad=True)
     y = nb.tensor([3.0, 4.0], requires_grad=True)
     (x + y).sum().backward()  # Add hands the same array to both inputs; Sum's backward is a broadcast view
-    assert x.grad.flags.writeable and not np.shares_memory(x.grad, y.grad)
-    x.grad *= 10.0  # an optimizer may update a gradient in place (weight decay, clipping)
-    np.testing.assert_array_equal(y.grad, [1.0, 1.0])
+    assert isinstance(x.grad, nb.Tensor) and type(x.grad) is nb.Tensor and not x.grad.requires_grad
+    assert x.grad.data.flags.writeable and not np.shares_memory(x.grad.data, y.grad.data)
+    x.grad.mul_(10.0)  # an optimizer may update a gradient in place (weight decay, clipping)
+    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0])
     v = np.array([5.0, 6.0], dtype=np.float32)
     z = nb.tensor([0.0, 0.0], requires_grad=True)
     (z + 0.0).backward(gradient=v)
-    z.grad[0] = -1.0
+    z.grad.data[0] = -1.0
     np.testing.assert_array_equal(v, [5.0, 6.0])  # the caller's gradient array is not aliased
+
+
+def test_a_second_backward_adds_into_the_same_grad_tensor_like_pytorch() -> None:
+    w = nb.tensor([1.0, 2.0], requires_grad=True)
+    (w * 2.0).sum().backward()
+    first, array = w.grad, w.grad.data
+    (w * w).sum().backward()
+    assert w.grad is first and w.grad.data is array  # accumulated in place: no new array a step
+    np.testing.assert_array_equal(first.data, [4.0, 6.0])  # 2 + 2w
+    w.grad.zero_()
+    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+    frozen = np.ones(2, dtype=np.float32)
+    frozen.flags.writeable = False
+    w.grad = nb.Tensor(frozen)
+    (w * 2.0).sum().backward()  # a read-only gradient (assigned by the user) is replaced, never written into
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(frozen, [1.0, 1.0])
 
 
 def test_retain_grad_and_inputs_without_grad() -> None:
@@ -168,10 +186,11 @@ def test_item_numpy_tolist_repr() -> None:
     x = nb.tensor([[1.5, 2.0]], requires_grad=True)
     assert nb.tensor([[2.5]]).item() == 2.5 and isinstance(nb.tensor(3.0).item(), float)
     assert x.numpy() is x.data and x.tolist() == [[1.5, 2.0]]
-    assert repr(x) == "tensor([[1.5, 2. ]], requires_grad=True)"
-    assert repr(x * 2.0) == "tensor([[3., 4.]], grad_fn=<Mul>)"
-    assert repr(nb.tensor([1.0], dtype=np.float64)) == "tensor([1.], dtype=float64)"
-    assert repr(nb.tensor([1, 2])) == "tensor([1, 2], dtype=int64)"
+    assert repr(x) == "tensor([[1.5000, 2.0000]], requires_grad=True)"  # as PyTorch prints it
+    assert repr(x * 2.0) == "tensor([[3., 4.]], grad_fn=<MulBackward0>)"
+    assert repr(nb.tensor([1.0], dtype=np.float64)) == "tensor([1.], dtype=torch.float64)"
+    assert repr(nb.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(nb.tensor([1, 2], dtype=nb.int32)) == "tensor([1, 2], dtype=torch.int32)"
     assert x.shape == (1, 2) and x.ndim == 2 and x.size() == (1, 2) and x.size(1) == 2 and x.numel() == 2
     with pytest.raises(ValueError, match=r"\(1, 2\)"):
         x.item()
@@ -302,14 +321,27 @@ def test_manual_sgd_update_under_no_grad_is_in_place():
         w.grad = None
         (w * w).sum().backward()
         with nb.no_grad():
-            w -= 0.25 * nb.Tensor(w.grad)
+            w -= 0.25 * w.grad
     assert w.data is data and w.is_leaf and w.requires_grad
     np.testing.assert_allclose(w.data, [0.25, 0.5])  # each step halves w: w - 0.25 * 2w
     with pytest.raises(nb.BackwardError, match="inside `with nnblocks.no_grad\\(\\):`"):
         w -= 1.0
     x = nb.Tensor([1.0, 2.0])
     before = x
-    x += 1.0  # outside no_grad and not requiring grad: computed out of place, the old tensor is untouched
-    np.testing.assert_array_equal(before.data, [1.0, 2.0])
+    x += 1.0  # no gradient involved: in place, as in PyTorch (the same tensor, changed)
+    assert x is before
     np.testing.assert_array_equal(x.data, [2.0, 3.0])
     assert nb.ones(3).zero_().data.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_data_is_the_array_and_takes_a_tensor_or_an_array():
+    w = nb.tensor([1.0, 2.0], requires_grad=True)
+    assert isinstance(w.data, np.ndarray) and w.numpy() is w.data
+    new = nb.tensor([[3.0, 4.0, 5.0]])
+    w.data = new  # PyTorch's idiom: the tensor now holds the other tensor's values (shared), any shape
+    assert w.data is new.data and w.shape == (1, 3) and w.requires_grad and w.is_leaf
+    w.data = np.zeros(2, dtype=np.float32)
+    assert w.tolist() == [0.0, 0.0]
+    with nb.no_grad():
+        w.data -= 1.0  # the NumPy array, updated in place, stored back
+    assert w.tolist() == [-1.0, -1.0]

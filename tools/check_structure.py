@@ -11,7 +11,8 @@ Four rules, each read from the source text alone (nothing is imported, so a brok
 3. no import cycle among nnblocks modules, except the designed one among ``tensor``, ``autograd`` and ``ops``
    (``tensor.py`` registers the ops as Tensor methods at its end; every op builds Tensors);
 4. layering: a module never imports one from a higher room of ``LAYERS`` (the picture in DESIGN.md: ``tensor``
-   knows nothing of ``nn``, ``nn`` nothing of ``train``...; only ``experiments``, ``bench`` and ``cli`` see all).
+   knows nothing of ``nn``, ``nn`` nothing of ``train``...; only ``experiments``, ``bench`` and ``cli`` see all;
+   the package ``__init__`` gathers the engine, ``nn``, ``optim`` and ``utils``, as PyTorch's does).
 
 How imports count: every ``import`` statement is a dependency, wherever it stands - at module level, inside a
 function, under ``if TYPE_CHECKING:`` or in a ``try``. Deferring an import changes *when* its cost is paid (so that
@@ -39,17 +40,26 @@ MAX_FUNCTION_LINES = 80
 DESIGNED_CYCLE = ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops")
 
 # The rooms, lowest first; a module belongs to the room of the longest prefix matching its name. A module may import
-# from its own room or any lower one. The package itself (``import nnblocks as nb``) re-exports the engine only.
+# from its own room or any lower one.
+#
+# The package itself (``nnblocks/__init__.py``, the room named "nnblocks": the top package stands for its own
+# ``__init__`` only) is PyTorch's namespace: ``import nnblocks as torch`` reaches ``torch.nn``, ``torch.optim`` and
+# ``torch.utils.data`` because it imports them, as ``torch/__init__.py`` does. So its room sits above the rooms it
+# gathers (the engine, nn, optim, data/utils) and below everything else. That keeps the real layering violations
+# visible: a module of the engine, nn, optim or data that imports the package (``from nnblocks import Tensor``)
+# reaches *up* to it, and is reported; it must import from where the name lives (``nnblocks.tensor``).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("nnblocks.fundamentals",),  # the chapter by hand: NumPy alone
-    ("nnblocks.errors", "nnblocks.random", "nnblocks._memory"),  # shared by every room
-    ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops", "nnblocks.gradcheck", "nnblocks",
+    ("nnblocks.errors", "nnblocks.random", "nnblocks._memory",  # shared by every room
+     "nnblocks.dtypes", "nnblocks.devices", "nnblocks.cuda", "nnblocks.printing"),
+    ("nnblocks.tensor", "nnblocks.autograd", "nnblocks.ops", "nnblocks.creation", "nnblocks.gradcheck",
      "nnblocks.serialization"),  # save/load: Tensors and arrays to a file (the package re-exports it)
     ("nnblocks.nn",),
     ("nnblocks.optim",),
     ("nnblocks.export",),  # the way back out: nn modules to PyTorch and ONNX, and back
-    ("nnblocks.data",),
-    ("nnblocks.utils", "nnblocks.vision"),  # torch.utils / torchvision stand-ins over data and nn
+    ("nnblocks.data", "nnblocks.utils", "nnblocks.vision"),  # utils.data: PyTorch's name for the data room;
+    # vision: the torchvision stand-in over data
+    ("nnblocks",),  # the package's __init__: PyTorch's namespace over the rooms above (see this comment's start)
     ("nnblocks.train",),
     ("nnblocks.viz",),
     ("nnblocks.recipe",),  # one run's recipe: data -> model -> loss/optimizer/scheduler -> fit -> outputs

@@ -11,14 +11,14 @@ The walk, in three steps that build on each other:
   into the gradients of its inputs; it yields ``(tensor, dL/dtensor)`` (the trace and the graph drawing use it too);
 - ``backward(root, seed)``: what ``Tensor.backward()`` does with those gradients: store them in ``.grad``.
 
-This module knows tensors only by their attributes (``grad_fn``, ``requires_grad``, ``grad``...): ``tensor.py``
-imports it, not the other way round.
+This module knows tensors by their attributes (``grad_fn``, ``requires_grad``, ``_grad``...): ``tensor.py`` imports
+it at the top; ``backward`` imports ``Tensor`` when it runs, to wrap the gradients it stores.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -44,10 +44,19 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    """Sets grad mode for a ``with`` block or, as a decorator, for every call of a function."""
+
+    enabled = True
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        mode = super().__new__(cls)
         # a stack per thread: one decorated function may be entered again before it exits, and from two threads
-        self._previous = threading.local()
+        mode._previous = threading.local()
+        # ``@no_grad`` without parentheses (PyTorch 2.x takes it too) hands over the function itself
+        return mode if func is None else mode(func)
+
+    def __init__(self, func: Callable | None = None) -> None:
+        pass
 
     def __enter__(self) -> None:
         stack = self._previous.__dict__.setdefault("stack", [])
@@ -58,14 +67,36 @@ class _GradMode(contextlib.ContextDecorator):
         _state.enabled = self._previous.stack.pop()
 
 
-def no_grad() -> _GradMode:
-    """Context manager (or decorator) in which ops record no graph: for evaluation and weight updates."""
-    return _GradMode(False)
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Context manager (``with no_grad():``) or decorator (``@no_grad()``, ``@no_grad``) in which ops record no
+    graph: for evaluation and weight updates."""
+
+    enabled = False
 
 
-def enable_grad() -> _GradMode:
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """Context manager (or decorator) in which ops record the graph, even inside ``no_grad()``."""
-    return _GradMode(True)
+
+    enabled = True
+
+
+class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+    """``set_grad_enabled(False)`` switches recording off at once (a plain call), for a ``with`` block, or around
+    each call of a decorated function, as in PyTorch (in this thread, like every grad-mode switch)."""
+
+    def __init__(self, mode: bool) -> None:
+        self.before, self.mode = _state.enabled, bool(mode)
+        _state.enabled = self.mode
+
+    def __call__(self, func: Callable) -> Callable:
+        _state.enabled = self.before  # a decorator switches around each call, not from now on
+        return super().__call__(func)
+
+    def __enter__(self) -> None:
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled = self.before
 
 
 # ---- the walk ------------------------------------------------------------------------------------------------------
@@ -109,6 +140,9 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
+        dtype = node._data.dtype
+        if grad.dtype is not dtype and grad.dtype != dtype:  # a gradient has its tensor's dtype, as in PyTorch
+            grad = grad.astype(dtype)
         yield node, grad
         fn = node.grad_fn
         if fn is None:
@@ -133,19 +167,32 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
 def backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None:
     """Backpropagate ``seed`` = dL/droot and add each gradient into ``.grad`` of the leaves that require one (and of
     the intermediate tensors that asked with ``retain_grad()``). ``Tensor.backward`` checks its arguments, then
-    calls this."""
+    calls this.
+
+    A tensor's first gradient becomes its ``.grad``: a Tensor wrapping the array (no copy, unless the array is not the
+    tensor's own: see below). Later gradients are added into that array in place, as PyTorch does (no new array per
+    backward), unless the user replaced it with a read-only one.
+    """
+    from nnblocks.tensor import Tensor  # here, not at the top: tensor.py imports this module (~0.3 us a backward)
+
+    wrap = Tensor._wrap
     handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
     for node, grad in backpropagate(root, seed, release=not retain_graph):
         if node.grad_fn is not None and not node._retain_grad:
             continue
-        if node.grad is not None:
-            node.grad = node.grad + grad  # a new array: the old one may be shared, never mutate it
+        existing = node._grad
+        if existing is not None:
+            array = existing._data
+            if array.flags.writeable and array.shape == grad.shape:
+                np.add(array, grad, out=array, casting="unsafe")  # the tensor's dtype, as PyTorch accumulates
+            else:
+                existing._data = array + grad
             continue
-        # A tensor's .grad must be its own writable array of its dtype. Copy only when ``grad`` is not: a read-only
+        # A .grad must own a writable array of its tensor's dtype. Copy only when ``grad`` does not: a read-only
         # broadcast view (Sum), a view of another array, or already handed to another tensor (Add passes g to both
         # inputs). Weight gradients from matmuls are fresh: no copy.
-        if (grad.dtype != node.data.dtype or not grad.flags.writeable or not grad.flags.owndata
+        if (grad.dtype != node._data.dtype or not grad.flags.writeable or not grad.flags.owndata
                 or id(grad) in handed_out):
-            grad = np.array(grad, dtype=node.data.dtype)
+            grad = np.array(grad, dtype=node._data.dtype)
         handed_out.add(id(grad))
-        node.grad = grad
+        node._grad = wrap(grad)  # a plain Tensor, also for a Parameter's gradient (as in PyTorch)

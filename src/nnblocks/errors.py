@@ -28,6 +28,20 @@ class InvalidValueError(NNBlocksError, ValueError):
     outside [0, 1], an unknown reduction."""
 
 
+class ZeroDimError(ShapeError, TypeError):
+    """A 0-d tensor (one number) used where it needs a first dimension: ``len()``, iteration, unpacking. A
+    ``TypeError`` too, as in PyTorch, so Python's own protocols (``for``, ``list()``, unpacking) report it as theirs."""
+
+
+class DeviceError(NNBlocksError, RuntimeError):
+    """A device nnblocks cannot compute on (CUDA, MPS...: nnblocks computes on the CPU with NumPy), or a device
+    string that names no device (the message says what was given and what to use instead)."""
+
+
+class NotSupportedError(NNBlocksError, NotImplementedError):
+    """A PyTorch feature nnblocks does not have (the message names the feature and the nnblocks alternative)."""
+
+
 class DataError(NNBlocksError, ValueError):
     """A data file or array that is missing, truncated or malformed (the message names the file)."""
 

@@ -218,7 +218,7 @@ def gradcheck(
         for i in checked:
             x = xs[i]
             name = x.name or f"input {i}"
-            analytic = np.zeros_like(x.data) if x.grad is None else np.asarray(x.grad)
+            analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
             if analytic.shape != x.shape:
                 raise GradcheckError(f"gradcheck: {name} has shape {x.shape} but its gradient has shape "
                                      f"{analytic.shape}")

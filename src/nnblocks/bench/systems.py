@@ -44,7 +44,7 @@ def train_nnblocks(data: tuple, batch_size: int, epochs: int, seed: int) -> dict
         losses.append(total / len(train_y))
     with nb.no_grad():
         predicted = model(nb.Tensor(test_x)).data.argmax(axis=1)
-    dtype = str(next(model.parameters()).dtype)
+    dtype = str(next(model.parameters()).data.dtype)
     return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": float(np.mean(predicted == test_y)),
             "dtype": dtype}
 

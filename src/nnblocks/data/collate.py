@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.errors import InvalidArgumentError, ShapeError
+from nnblocks.creation import tensor
 from nnblocks.tensor import Tensor
 
 _SUPPORTED = "Tensors, NumPy arrays, numbers, strings, and dicts, lists or tuples of them"
@@ -72,7 +73,7 @@ def default_collate(batch: Sequence[Any], _where: str = "the sample") -> Any:
     if isinstance(elem, float):
         return Tensor(np.array(batch, dtype=np.float64))
     if isinstance(elem, int):  # bools too (an int subclass): bool batches stay bool
-        return Tensor(batch)
+        return tensor(batch)  # torch.tensor's rules: int64 (bool for bools)
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):

@@ -24,6 +24,7 @@ import numpy as np
 
 from nnblocks.errors import InvalidArgumentError, InvalidValueError, ShapeError
 from nnblocks.data.sampler import as_generator
+from nnblocks.creation import tensor
 from nnblocks.tensor import Tensor
 
 
@@ -61,7 +62,7 @@ def _as_array(value: Any) -> np.ndarray:
         return value.data
     if isinstance(value, np.ndarray):
         return value
-    return Tensor(value).data  # lists: floats -> default float dtype, ints -> int64
+    return tensor(value).data  # lists: floats -> default float dtype, ints -> int64 (torch.tensor's rules)
 
 
 class TensorDataset(Dataset):

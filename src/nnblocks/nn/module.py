@@ -12,7 +12,10 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from nnblocks.errors import CheckpointError, ShapeError
+from nnblocks.devices import check_device
+from nnblocks.dtypes import as_dtype, to_numpy
+from nnblocks.errors import CheckpointError, DTypeError, ShapeError
+from nnblocks.ops.convert import to_arguments
 from nnblocks.tensor import Tensor, get_default_dtype
 
 
@@ -204,27 +207,49 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the parameters' gradients: ``p.grad = None`` (the default, as in PyTorch 2.x), or with
+        ``set_to_none=False`` zero each existing ``p.grad`` in place."""
         for p in self.parameters():
-            if set_to_none or p.grad is None:
+            if set_to_none:
                 p.grad = None
-            else:
-                p.grad = np.zeros_like(p.data)
+            elif p.grad is not None:
+                p.grad.zero_()
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self
 
-    def to(self, dtype: Any) -> "Module":
-        """Convert every float parameter and buffer to ``dtype`` (float32 or float64), in place; returns self."""
-        dtype = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> "Module":
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``, as PyTorch's ``Module.to``; returns
+        self.
+
+        The device must be the CPU (nnblocks computes there with NumPy; CUDA raises ``DeviceError``). A dtype converts
+        every float parameter and buffer in place (float32 or float64); gradients are dropped then."""
+        target_device, target_dtype, _ = to_arguments(args, kwargs)
+        check_device(target_device, f"{type(self).__name__}.to()")
+        if target_dtype is None:
+            return self
+        dtype = to_numpy(target_dtype, f"{type(self).__name__}.to()")
+        if dtype.kind != "f":
+            raise DTypeError(f"{type(self).__name__}.to() only accepts floating-point dtypes, got {as_dtype(dtype)}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
+            if p.data.dtype.kind == "f" and p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                p.grad = None
         for module in self.modules():
             for name, buf in module._buffers.items():
                 if buf is not None and buf.dtype.kind == "f":
                     module._buffers[name] = buf.astype(dtype)
+        return self
+
+    def cpu(self) -> "Module":
+        """Returns self: the parameters are on the CPU already."""
+        return self
+
+    def cuda(self, device: Any = None) -> "Module":
+        """Always a ``DeviceError``: nnblocks computes on the CPU with NumPy."""
+        check_device("cuda" if device is None or isinstance(device, int) else device, f"{type(self).__name__}.cuda()")
         return self
 
     def float(self) -> "Module":
@@ -328,7 +353,8 @@ class Module:
             self.eval()
             try:
                 with no_grad():
-                    dtype = next(iter(self.parameters()), Tensor(0.0)).dtype
+                    dtype = next(iter(self.parameters()), None)
+                    dtype = get_default_dtype() if dtype is None else dtype.data.dtype
                     self(Tensor(np.zeros((1, *input_shape), dtype=dtype)))
             finally:
                 for h in handles:

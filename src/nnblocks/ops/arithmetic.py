@@ -188,28 +188,35 @@ class Abs(Function):
         return g * np.sign(self.a)
 
 
-class AsType(Function):
-    """z = a converted to another float dtype;  the gradient is converted back to a's dtype."""
+@register("square")
+class Square(Function):
+    """z = a^2;  dz/da = 2a."""
 
     kind = "elementwise"
-    formula = "{z} = astype({a})"
-    derivatives = ("1",)
+    formula = "{z} = {a}^2"
+    derivatives = ("2{a}{i}",)
 
-    def forward(self, a: np.ndarray, dtype: Any = None) -> np.ndarray:
-        self.dtype = a.dtype
-        return a.astype(dtype)
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.a = a
+        return a * a
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g.astype(self.dtype)
+        return g * (2 * self.a)
 
 
-@register("astype")
-def astype(a: Tensor, dtype: Any) -> Tensor:
-    """A copy converted to ``dtype``; to a float dtype the gradient flows back (converted to ``a``'s dtype)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        return Tensor(a.data.astype(dtype))
-    return AsType.apply(a, dtype=dtype)
+@register("clone")
+class Clone(Function):
+    """z = a copy of a (its own array);  dz/da = 1. The graph goes through it, unlike ``detach()``."""
+
+    kind = "elementwise"
+    formula = "{z} = clone({a})"
+    derivatives = ("1",)
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a.copy()
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g
 
 
 def _check_matmul(name: str, a: np.ndarray, b: np.ndarray) -> None:

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from nnblocks.autograd import is_grad_enabled
-from nnblocks.errors import NNBlocksError, ShapeError
+from nnblocks.autograd import is_grad_enabled as _enabled
+from nnblocks.dtypes import check_numbers, default_numpy, from_python
+from nnblocks.errors import InvalidArgumentError, NNBlocksError, ShapeError
 from nnblocks.tensor import Tensor
 
 # What an op can be. The graph drawing names activation outputs h and a loss L; the trace lays out "linear" (x W^T + b)
@@ -46,6 +47,7 @@ class Function:
     formula: str | None = None
     derivatives: tuple[str | None, ...] = ()
 
+    promotes = True  # a float64 result of non-float64 inputs takes PyTorch's dtype (``_promoted``); AsType opts out
     parents: tuple[Tensor, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     released = False
@@ -57,17 +59,21 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         like = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = tuple(as_tensor(x, like) for x in inputs)
+        tensors = tuple(x if isinstance(x, Tensor) else constant(x, like, cls.__name__) for x in inputs)
         fn = cls()
         try:
-            out = fn.forward(*(t.data for t in tensors), **options)
+            out = fn.forward(*(t._data for t in tensors), **options)
         except ValueError as exc:  # NumPy's broadcasting/shape errors, re-raised naming the op and the shapes
             if isinstance(exc, NNBlocksError):  # raised on purpose by the op, with its own message
                 raise
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__}: inputs of shapes {shapes} do not fit: {exc}") from None
-        result = Tensor(out)
-        if is_grad_enabled() and any(t._requires_grad for t in tensors):
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # a NumPy scalar from a reduction to one number
+        if out.dtype is _FLOAT64 and cls.promotes:
+            out = _promoted(out, tensors)
+        result = _wrap(out)
+        if _enabled() and any(t._requires_grad for t in tensors):
             fn.parents = tensors
             fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
             result._requires_grad = True
@@ -97,13 +103,41 @@ class Function:
         self.released = True
 
 
+_FLOAT64 = np.dtype(np.float64)
+_wrap = Tensor._wrap  # looked up once, not at every op
+
+
+def _promoted(out: np.ndarray, tensors: tuple[Tensor, ...]) -> np.ndarray:
+    """PyTorch's type promotion where NumPy's differs: integers combined into floats (``int_tensor / 2``,
+    ``int_tensor * 1.5``, ``sqrt(int_tensor)``) give the default float dtype, or the inputs' float dtype, where NumPy
+    gives float64. A float64 input keeps a float64 result."""
+    dtypes = [t._data.dtype for t in tensors]
+    if _FLOAT64 in dtypes:
+        return out
+    floats = [d for d in dtypes if d.kind == "f"]
+    return out.astype(max(floats, key=lambda d: d.itemsize) if floats else default_numpy())
+
+
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """Tensors pass through; numbers and arrays become constant tensors (numbers take the dtype of ``like``)."""
-    if isinstance(x, Tensor):
-        return x
-    if like is not None and isinstance(x, (int, float, np.number)) and like.data.dtype.kind == "f":
-        return Tensor(np.asarray(x, dtype=like.data.dtype))
-    return Tensor(x)
+    return x if isinstance(x, Tensor) else constant(x, like, "as_tensor")
+
+
+def constant(x: Any, like: Tensor | None, owner: str) -> Tensor:
+    """A constant input of op ``owner``: a number takes the float dtype of ``like`` (so float32 stays float32), an
+    array is wrapped as it is, Python data gets ``tensor()``'s dtypes; None and non-numbers are refused by name."""
+    if isinstance(x, np.ndarray):
+        check_numbers(x, x, owner)
+        return _wrap(x)
+    if isinstance(x, (int, float, np.number)) and not isinstance(x, bool):
+        if like is not None and like._data.dtype.kind == "f":
+            return _wrap(np.asarray(x, dtype=like._data.dtype))
+        return _wrap(np.asarray(x, dtype=default_numpy()) if isinstance(x, float) else np.asarray(x))
+    if x is None:
+        raise InvalidArgumentError(f"{owner}: an operand is None; a .grad is None until backward() has filled it "
+                                   "(and after zero_grad())")
+    array = from_python(x, owner)
+    return _wrap(array.astype(default_numpy()) if array.dtype.kind == "f" else array)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

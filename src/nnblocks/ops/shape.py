@@ -12,13 +12,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nnblocks.errors import ShapeError
+from nnblocks.errors import InvalidArgumentError, ShapeError
 from nnblocks.ops.base import Function, as_tensor, unbroadcast
 from nnblocks.ops.registry import register
 from nnblocks.tensor import Tensor
 
 
-def _dim(op: str, dim: int, ndim: int) -> int:
+def check_dim(op: str, dim: int, ndim: int) -> int:
     """A dimension index checked against ``ndim`` (negative counts from the end), or a ShapeError naming the op."""
     if not -ndim <= dim < ndim:
         raise ShapeError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
@@ -49,7 +49,13 @@ def reshape(a: Any, *shape: Any) -> Tensor:
     return Reshape.apply(a, shape=shape)
 
 
-@register("flatten")
+@register("view_as", "reshape_as", functional=False)
+def view_as(a: Tensor, other: Tensor) -> Tensor:
+    """``a`` with the shape of ``other``."""
+    return reshape(a, other.shape)
+
+
+@register("flatten", "ravel")
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (``Flatten`` uses start_dim=1 to keep the batch axis)."""
     if a.ndim == 0:
@@ -65,7 +71,7 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 @register("unsqueeze")
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     """A new axis of size 1 at ``dim``."""
-    dim = _dim("unsqueeze", dim, a.ndim + 1)
+    dim = check_dim("unsqueeze", dim, a.ndim + 1)
     return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
@@ -73,7 +79,7 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
 def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
     """Without its axes of size 1 (or only ``dim``, when it has size 1)."""
     if dim is not None:
-        dim = _dim("squeeze", dim, a.ndim or 1)
+        dim = check_dim("squeeze", dim, a.ndim or 1)
     if dim is not None and a.ndim and a.shape[dim] != 1:  # as PyTorch: squeezing an axis of size > 1 changes nothing
         return reshape(a, a.shape)
     return reshape(a, np.squeeze(a.data, axis=dim).shape)
@@ -105,7 +111,7 @@ def permute(a: Any, *dims: Any) -> Tensor:
 @register("transpose")
 def transpose(a: Tensor, dim0: int = 0, dim1: int = 1) -> Tensor:
     """Swap two axes (PyTorch's ``transpose``; NumPy's full reordering is ``permute``)."""
-    dim0, dim1 = _dim("transpose", dim0, a.ndim), _dim("transpose", dim1, a.ndim)
+    dim0, dim1 = check_dim("transpose", dim0, a.ndim), check_dim("transpose", dim1, a.ndim)
     dims = list(range(a.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return permute(a, dims)
@@ -165,13 +171,19 @@ class Concatenate(Function):
         return tuple(np.split(g, self.splits, axis=self.axis))
 
 
-@register("cat", "concatenate", method=False)
-def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
-    """Join tensors along an existing axis (``np.concatenate``)."""
+@register("cat", "concatenate", "concat", method=False)
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``); ``axis=`` is accepted for ``dim``, as PyTorch does."""
+    if axis is not None:
+        if dim != 0:
+            raise InvalidArgumentError("cat: give dim or axis (its NumPy name), not both")
+        dim = axis
+    if isinstance(tensors, Tensor):
+        raise InvalidArgumentError("cat: expects a list (or tuple) of tensors, e.g. cat([a, b], dim=0), got one Tensor")
     if not tensors:
         raise ShapeError("cat: needs at least one tensor")
     first = as_tensor(tensors[0])
-    return Concatenate.apply(*tensors, axis=_dim("cat", dim, first.ndim or 1))
+    return Concatenate.apply(*tensors, axis=check_dim("cat", dim, first.ndim or 1))
 
 
 @register("stack", method=False)
@@ -197,9 +209,14 @@ class Where(Function):
 
 
 @register("where", method=False)
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a`` where ``condition`` holds, else ``b`` (the condition carries no gradient)."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+def where(condition: Any, a: Any = None, b: Any = None) -> Any:
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (the condition carries no gradient). With the
+    condition alone, the indices where it holds: a tuple of int64 tensors, one per dimension (``np.nonzero``)."""
+    condition = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if a is None and b is None:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(condition))
+    if a is None or b is None:
+        raise InvalidArgumentError("where: give both values, where(condition, a, b), or neither (the indices)")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     return Where.apply(as_tensor(a, like), as_tensor(b, like), condition=condition.astype(bool))
 

@@ -66,6 +66,7 @@ class Adam(Optimizer):
         return state
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        data = p.data  # the parameter's array, updated in place (read once: .data is a property)
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         state["step"] += 1
@@ -75,12 +76,12 @@ class Adam(Optimizer):
         d = -grad if group["maximize"] else grad
         if weight_decay != 0:
             if self._decoupled:
-                p.data *= 1.0 - lr * weight_decay
+                data *= 1.0 - lr * weight_decay
             else:
-                d = d + weight_decay * p.data
+                d = d + weight_decay * data
 
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = self._scratch_like(p.data)  # one reused buffer for every temporary below
+        tmp = self._scratch_like(data)  # one reused buffer for every temporary below
         m *= beta1
         np.multiply(d, 1.0 - beta1, out=tmp)
         m += tmp
@@ -99,7 +100,7 @@ class Adam(Optimizer):
         tmp += eps
         np.divide(m, tmp, out=tmp)
         tmp *= -step_size
-        p.data += tmp
+        data += tmp
 
 
 class AdamW(Adam):

@@ -2,17 +2,16 @@
 
 An optimizer holds the tensors it updates in *parameter groups*: dicts with a ``"params"`` list and the
 hyperparameters of that group (``lr``, ``momentum``...), so one model can train its layers at different rates.
-``step()`` reads each parameter's gradient ``p.grad`` (a NumPy array, or None when the parameter got no gradient)
-and updates ``p.data`` **in place**: models, checkpoints and users keep references to those arrays.
+``step()`` reads each parameter's gradient ``p.grad`` (a Tensor, or None when the parameter got no gradient) as its
+array, ``p.grad.data``, and updates ``p.data`` **in place**: models, checkpoints and users keep references to those
+arrays.
 
-``p.grad`` is treated as read-only, because the engine may share one gradient array between tensors; every
-intermediate goes into arrays the optimizer owns (its state, or a scratch buffer).
+The gradient is treated as read-only (a user may hold it, or have made it with ``p.grad = ...``); every intermediate
+goes into arrays the optimizer owns (its state, or a scratch buffer).
 
 Where nnblocks differs from PyTorch, on purpose:
 - ``state_dict()`` holds only NumPy arrays, numbers, strings, lists and dicts (tuples such as ``betas`` become
   lists), and its arrays are copies, so a checkpoint taken now does not change as training goes on.
-- ``zero_grad(set_to_none=False)`` gives each parameter a fresh zero array instead of zeroing the old one in place
-  (that array may be shared with another tensor).
 """
 from __future__ import annotations
 
@@ -157,13 +156,17 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter before the next backward pass.
 
-        ``set_to_none=True`` (the default, as in PyTorch) sets ``p.grad = None``; otherwise each gradient becomes a new
-        zero array (never zeroed in place: the old array may be shared).
+        ``set_to_none=True`` (the default, as in PyTorch 2.x) sets ``p.grad = None``; ``set_to_none=False`` zeroes each
+        existing gradient in place (``p.grad.zero_()``), as PyTorch does; the next backward adds into it.
         """
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else np.zeros_like(p.grad)
+                grad = p.grad
+                if grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; if given, ``closure()`` recomputes the loss first."""
@@ -176,6 +179,7 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue  # the parameter took no part in the loss: leave it and its state alone
+                grad = grad.data  # the array: the updates below are NumPy's
                 if grad.shape != p.data.shape:
                     raise ShapeError(
                         f"{type(self).__name__}.step: parameter {index} of its group has shape {p.data.shape} but its "

@@ -59,15 +59,16 @@ class RMSprop(Optimizer):
         return state
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        data = p.data  # the parameter's array, updated in place (read once: .data is a property)
         lr, alpha, eps, weight_decay = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
         state["step"] += 1
         # d may alias grad (read-only), so it is never written to.
         d = -grad if group["maximize"] else grad
         if weight_decay != 0:
-            d = d + weight_decay * p.data
+            d = d + weight_decay * data
 
         v = state["square_avg"]
-        tmp = self._scratch_like(p.data)  # one reused buffer for every temporary below
+        tmp = self._scratch_like(data)  # one reused buffer for every temporary below
         v *= alpha
         np.multiply(d, d, out=tmp)
         tmp *= 1.0 - alpha
@@ -88,7 +89,7 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= group["momentum"]
             buf += tmp
-            add_scaled_(p.data, buf, -lr)
+            add_scaled_(data, buf, -lr)
         else:
             tmp *= -lr
-            p.data += tmp
+            data += tmp

@@ -56,26 +56,27 @@ class SGD(Optimizer):
             )
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        data = p.data  # the parameter's array, updated in place (read once: .data is a property)
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         maximize = group["maximize"]
         if momentum == 0 and weight_decay == 0:
             # Plain SGD: one axpy over the parameter, the sign of maximize folded into the step size.
-            add_scaled_(p.data, grad, lr if maximize else -lr, self._scratch_like(p.data))
+            add_scaled_(data, grad, lr if maximize else -lr, self._scratch_like(data))
             return
 
         # d: the (possibly decayed, possibly negated) gradient. It may alias grad, so it is never written to.
         if weight_decay != 0:
-            d = p.data * weight_decay
+            d = data * weight_decay
             np.subtract(d, grad, out=d) if maximize else np.add(d, grad, out=d)
         else:
             d = -grad if maximize else grad
         if momentum == 0:
-            add_scaled_(p.data, d, -lr)
+            add_scaled_(data, d, -lr)
             return
 
         buf = state.get("momentum_buffer")
         if buf is None:
-            buf = state["momentum_buffer"] = np.array(d, dtype=p.data.dtype, copy=True)
+            buf = state["momentum_buffer"] = np.array(d, dtype=data.dtype, copy=True)
         else:
             buf *= momentum
             if group["dampening"] != 0:
@@ -85,6 +86,6 @@ class SGD(Optimizer):
         if group["nesterov"]:
             direction = buf * momentum  # look ahead along the velocity: d + mu * b
             direction += d
-            add_scaled_(p.data, direction, -lr)
+            add_scaled_(data, direction, -lr)
         else:
-            add_scaled_(p.data, buf, -lr, self._scratch_like(p.data))
+            add_scaled_(data, buf, -lr, self._scratch_like(data))

@@ -197,7 +197,7 @@ class SpotChecker:
                 size = params64[name].data.size
                 picks = rng.choice(size, size=min(self.samples, size), replace=False)
                 numeric = central_differences(loss, params64[name].data, self.eps, picks)
-                grad = np.zeros(p.shape) if p.grad is None else np.asarray(p.grad)
+                grad = np.zeros(p.shape) if p.grad is None else p.grad.data
                 engine = grad.reshape(-1)[picks].astype(np.float64)
                 err = relative_error(engine, numeric, self.atol / self.rtol)
                 worst = int(np.argmax(err))
