@@ -148,7 +148,7 @@ def test_second_backward_through_a_retained_graph_gives_the_same_gradients():
     w = nb.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     loss = (ops.conv2d(x, w, padding=1) ** 2).sum()
     loss.backward(retain_graph=True)
-    first = w.grad.copy(), x.grad.copy()
+    first = w.grad.data.copy(), x.grad.data.copy()
     w.grad = x.grad = None
     loss.backward()
     np.testing.assert_array_equal(w.grad, first[0])

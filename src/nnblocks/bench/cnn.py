@@ -54,7 +54,7 @@ def train_nnblocks_cnn(data: tuple, batch_size: int, epochs: int, seed: int) -> 
             predicted.append(model(nb.Tensor(batch)).data.argmax(axis=1))
     accuracy = float(np.mean(np.concatenate(predicted) == test_y)) if predicted else float("nan")
     return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": accuracy,
-            "dtype": str(next(model.parameters()).dtype), "workspace_mib": workspace}
+            "dtype": str(next(model.parameters()).data.dtype), "workspace_mib": workspace}
 
 
 def train_pytorch_cnn(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[str, Any]:
