@@ -173,3 +173,17 @@ def test_evaluate_refuses_a_cnn_on_rows_without_an_image_shape(tmp_path, capsys)
     assert code == 2
     assert ("argument --dataset: the model is a CNN over 1x8x8 images, and " in err and
             "flat.npz holds rows of features with no image shape" in err)
+
+
+def test_a_conv_network_too_big_for_memory_is_refused_naming_conv(tmp_path, capsys, monkeypatch):
+    from nnblocks.cli import train
+
+    monkeypatch.setattr(train, "_available_memory", lambda: 2**30)
+    # two blocks of 4096 channels on the digits (same padding: 8x8 -> 4x4 -> 2x2): 4096*4096*9 ~ 1.5e8 weights in
+    # the second convolution alone, x 4 bytes x 5 copies (adam) = 2.8 GiB, with the maps of 32 images on top
+    code, _, err = run(capsys, "train", "--conv", "4096", "4096", "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert re.search(r"argument --conv: a --conv 4096 4096 network \(its head 16384-128-10\) with adam at batch 32 needs "
+                     r"about 3\.\d GiB; 1\.0 GiB of memory is available\. Use fewer or narrower --conv blocks, or a "
+                     r"smaller --batch-size", err), err
+    assert not (tmp_path / "o").exists()

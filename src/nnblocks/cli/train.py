@@ -161,8 +161,10 @@ def _check_memory(config: recipe.TrainConfig) -> None:
     """Refuse a network that cannot fit in memory, before allocating it (and before the system starts swapping)."""
     need, have = recipe.estimate_bytes(config), _available_memory()
     if have is not None and need > have:
-        widths = "-".join(str(w) for w in [config.in_features, *config.hidden, config.out_features])
-        flag, network, fix = ("--conv", f"--conv {_flag_text(config.conv)} network (then {widths})",
+        first = recipe.cnn.flat_features(config.conv, config.input_shape, config.padding) if config.conv else \
+            config.in_features
+        widths = "-".join(str(w) for w in [first, *config.hidden, config.out_features])
+        flag, network, fix = ("--conv", f"--conv {_flag_text(config.conv)} network (its head {widths})",
                               "Use fewer or narrower --conv blocks") if config.conv else \
             ("--hidden", f"{widths} network", "Use fewer or smaller hidden layers")
         argtypes.fail(f"argument {flag}: a {network} with {config.optimizer} at batch {config.batch_size} needs "
