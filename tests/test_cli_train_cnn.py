@@ -1,5 +1,6 @@
 """``nnblocks train --conv`` / ``--model cnn``: a convolutional network through the recipe, end to end: trained,
-evaluated, resumed and exported, on the digits and on MNIST-format IDX files; and the errors naming ``--conv``."""
+evaluated, resumed and exported, on the digits and on MNIST-format IDX files; and the errors naming ``--conv``; what evaluate says of a
+playground checkpoint."""
 from __future__ import annotations
 
 import re
@@ -187,3 +188,15 @@ def test_a_conv_network_too_big_for_memory_is_refused_naming_conv(tmp_path, caps
                      r"about 3\.\d GiB; 1\.0 GiB of memory is available\. Use fewer or narrower --conv blocks, or a "
                      r"smaller --batch-size", err), err
     assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_says_why_a_playground_checkpoint_cannot_be_evaluated(tmp_path, capsys):
+    from nnblocks.playground import export
+    from nnblocks.playground.session import Session
+    from nnblocks.playground.settings import Limits
+
+    session = Session("t", Limits())
+    session.step(3)
+    (tmp_path / "p.npz").write_bytes(export.checkpoint_bytes(session.run))
+    code, _, err = run(capsys, "evaluate", str(tmp_path / "p.npz"))
+    assert code == 2 and "was saved by the playground, whose points" in err and "download the Python code" in err

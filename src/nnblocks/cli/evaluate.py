@@ -56,6 +56,12 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
         ckpt = read_checkpoint(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as exc:
         argtypes.fail(f"argument CKPT: {exc}")
+    if isinstance(ckpt.config, dict) and ckpt.config.get("kind") == "nnblocks-playground":
+        # its points (a toy set drawn with the page's noise and data seed, or an uploaded CSV kept nowhere) are not
+        # a data set a TrainConfig names, so there is no test split to rebuild
+        argtypes.fail(f"argument CKPT: {args.checkpoint} was saved by the playground, whose points (the noise "
+                      "slider, the data seed, an uploaded file) nnblocks evaluate cannot draw again; the playground's "
+                      "\"download the Python code\" gives a script that rebuilds them, the model and its training")
     if not isinstance(ckpt.config, dict) or ckpt.config.get("kind") != recipe.KIND:
         argtypes.fail(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
                       "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
