@@ -1,6 +1,6 @@
 """``nnblocks train --conv`` / ``--model cnn``: a convolutional network through the recipe, end to end: trained,
-evaluated, resumed and exported, on the digits and on MNIST-format IDX files; and the errors naming ``--conv``; what evaluate says of a
-playground checkpoint."""
+evaluated, resumed and exported, on the digits and on MNIST-format IDX files; the errors naming ``--conv``; and what
+``nnblocks evaluate`` says of a playground checkpoint."""
 from __future__ import annotations
 
 import re
@@ -184,9 +184,9 @@ def test_a_conv_network_too_big_for_memory_is_refused_naming_conv(tmp_path, caps
     # the second convolution alone, x 4 bytes x 5 copies (adam) = 2.8 GiB, with the maps of 32 images on top
     code, _, err = run(capsys, "train", "--conv", "4096", "4096", "--out", str(tmp_path / "o"))
     assert code == 2
-    assert re.search(r"argument --conv: a --conv 4096 4096 network \(its head 16384-128-10\) with adam at batch 32 needs "
-                     r"about 3\.\d GiB; 1\.0 GiB of memory is available\. Use fewer or narrower --conv blocks, or a "
-                     r"smaller --batch-size", err), err
+    assert re.search(r"argument --conv: a --conv 4096 4096 network \(its head 16384-128-10\) with adam at batch 32 "
+                     r"needs about 3\.\d GiB; 1\.0 GiB of memory is available\. Use fewer or narrower --conv "
+                     r"blocks, or a smaller --batch-size", err), err
     assert not (tmp_path / "o").exists()
 
 

@@ -22,14 +22,14 @@ Sigmoid, Tanh,
 Softmax, LogSoftmax
 ==================  ==========================================================================================
 
-The model must be such a chain: an ``nn.Sequential`` (or ``nn.MLP``, ``nn.CNN``), possibly nested. ``nn.CNN``'s
-view of flat rows (N, C*H*W) as images is a Reshape in front of its layers when the traced input is flat (its input
-may be rows or images). A model with its own ``forward()`` is Python code and is refused (write it as a Sequential). The graph's input is ``input`` of shape
-``(batch, *input_shape)`` with a free batch size, its output ``output``; float32 models give a float32 graph, float64
-ones a double graph (valid ONNX, but onnxruntime's CPU provider has no double Conv, AveragePool or GlobalAveragePool:
-export a CNN for it with ``.float()``). ``input_shift`` / ``input_divisor`` put the training's input scaling in front of the network,
-``(x - shift) / divisor``, so the ONNX model takes the raw features. Opset 17, ONNX IR version 8 (read by any
-onnxruntime since 1.12).
+The model must be such a chain: an ``nn.Sequential`` (or ``nn.MLP``, ``nn.CNN``), possibly nested. ``nn.CNN``'s view of
+flat rows (N, C*H*W) as images is a Reshape in front of its layers when the traced input is flat (its input may be rows
+or images). A model with its own ``forward()`` is Python code and is refused (write it as a Sequential). The graph's
+input is ``input`` of shape ``(batch, *input_shape)`` with a free batch size, its output ``output``; float32 models give
+a float32 graph, float64 ones a double graph (valid ONNX, but onnxruntime's CPU provider has no double Conv, AveragePool
+or GlobalAveragePool: export a CNN for it with ``.float()``). ``input_shift`` / ``input_divisor`` put the training's
+input scaling in front of the network, ``(x - shift) / divisor``, so the ONNX model takes the raw features. Opset 17,
+ONNX IR version 8 (read by any onnxruntime since 1.12).
 """
 from __future__ import annotations
 

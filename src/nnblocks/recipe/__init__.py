@@ -60,9 +60,10 @@ from nnblocks.recipe.report import (
 )
 
 __all__ = [
-    "TrainConfig", "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "PADDINGS", "MODELS", "LOSSES", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR", "RUN_KEYS", "KIND", "VERSION",
-    "load_data", "estimate_bytes", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer", "make_scheduler",
-    "schedule_span",
+    "TrainConfig", "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "PADDINGS", "MODELS", "LOSSES", "OPTIMIZERS", "SCHEDULERS",
+    "DEFAULT_LR", "RUN_KEYS", "KIND", "VERSION",
+    "load_data", "estimate_bytes", "make_loaders", "targets_for_loss", "build_model", "make_loss", "make_optimizer",
+    "make_scheduler", "schedule_span",
     "describe", "summary", "gradient_check_summary", "boundary_snapshots", "write_outputs", "write_gradient_checks",
     "write_history", "too_few_to_split", "epochs_text",
 ]

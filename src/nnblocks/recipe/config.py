@@ -94,8 +94,10 @@ class TrainConfig:
             raise InvalidValueError(f"TrainConfig: activation {names}: a network with conv blocks takes one "
                                     "activation name, used after every block and hidden layer")
         if len(names) != len(self.hidden):
-            raise InvalidValueError(f"TrainConfig: activation {names} has {len(names)} name{'s' * (len(names) != 1)} for {len(self.hidden)} "
-                                    f"hidden layer(s) {self.hidden}: give one per hidden layer, or one name for all")
+            plural = "s" * (len(names) != 1)
+            raise InvalidValueError(f"TrainConfig: activation {names} has {len(names)} name{plural} for "
+                                    f"{len(self.hidden)} hidden layer(s) {self.hidden}: give one per hidden layer, "
+                                    "or one name for all")
 
     @property
     def metrics(self) -> tuple[str, ...] | None:

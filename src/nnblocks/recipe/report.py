@@ -85,10 +85,10 @@ def boundary_snapshots(config: TrainConfig, epochs: int) -> Any:
 
 def write_outputs(out: Path, name: str, config: TrainConfig, splits: Splits, model: Any, history: Any,
                   result: dict[str, Any], boundary: Any = None) -> dict[str, Path]:
-    """``write_history`` (when there are epochs), and for classification ``confusion_matrix.png`` of the test predictions in ``result`` (``evaluate(...,
-    return_predictions=True)``); with ``boundary`` (``BoundarySnapshots``) ``decision_boundary.png`` over the test
-    points and ``decision_boundary.gif`` of the boundary forming. The first entry is the checkpoint,
-    ``model.npz``, written during training."""
+    """``write_history`` (when there are epochs), and for classification ``confusion_matrix.png`` of the test
+    predictions in ``result`` (``evaluate(..., return_predictions=True)``); with ``boundary`` (``BoundarySnapshots``)
+    ``decision_boundary.png`` over the test points and ``decision_boundary.gif`` of the boundary forming. The first
+    entry is the checkpoint, ``model.npz``, written during training."""
     from nnblocks.train import confusion_matrix
     from nnblocks.viz.training import plot_confusion_matrix, save_figure
 
