@@ -2,9 +2,8 @@
 
 Every random draw comes from ``config.seed``, each from its own stream so that one setting does not shift another:
 the split (and a toy set's points) from ``seed``; the Conv2d and Linear weights, in layer order, from
-``default_rng([seed, 1])``; the dropout
-masks from ``default_rng([seed, 2])`` (adding dropout leaves the initial weights as they were); the shuffling from
-``default_rng([seed, 3])``.
+``default_rng([seed, 1])``; the dropout masks from ``default_rng([seed, 2])`` (adding dropout leaves the initial
+weights as they were); the shuffling from ``default_rng([seed, 3])``.
 """
 from __future__ import annotations
 
