@@ -146,8 +146,8 @@ def test_what_cannot_be_converted_says_what_to_do():
 
     with pytest.raises(InvalidArgumentError, match=r"model.1 is a Mine, a class of your own.*load_state_dict"):
         to_torch(nn.Sequential(nn.ReLU(), Mine()))
-    with pytest.raises(InvalidArgumentError, match=r"module.0 is a Conv2d, which has no counterpart in nnblocks.nn"):
-        from_torch(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
+    with pytest.raises(InvalidArgumentError, match=r"module.0 is a Conv1d, which has no counterpart in nnblocks.nn"):
+        from_torch(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 3)))
     with pytest.raises(InvalidValueError, match="momentum=None"):
         from_torch(torch.nn.BatchNorm1d(3, momentum=None))
     with pytest.raises(InvalidValueError, match="float16"):

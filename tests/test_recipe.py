@@ -40,7 +40,7 @@ def test_learning_rate_defaults_per_optimizer_and_names_are_checked():
 def test_config_round_trips_through_json_and_reads_unversioned_configs():
     config = recipe.TrainConfig(dataset="moons", hidden=[16, 16], dropout=0.2, classes=["a", "b"])
     stored = json.loads(json.dumps(config.to_dict()))
-    assert stored["kind"] == "nnblocks-train" and stored["version"] == recipe.VERSION == 2
+    assert stored["kind"] == "nnblocks-train" and stored["version"] == recipe.VERSION == 3
     assert recipe.TrainConfig.from_dict(stored) == config
     old = read_checkpoint(V1 / "moons-2-epochs.npz").config
     assert "version" not in old and recipe.TrainConfig.from_dict(old).version == 1

@@ -3,9 +3,10 @@
     nnblocks evaluate nnblocks-out/train-digits/model.npz
     nnblocks evaluate model.npz --dataset mnist --data-dir ~/data/mnist --out eval/
 
-The checkpoint stores the run's config (architecture, data set, seed, split fractions) and its input scaling, so
-the model and the very same test split are rebuilt from it; ``--dataset`` evaluates on another data set with the
-same number of features (e.g. a model trained on MNIST, tested on Fashion-MNIST). Prints the test loss, the
+The checkpoint stores the run's config (architecture - an MLP, or a CNN for a ``--conv`` run -, data set, seed,
+split fractions) and its input scaling, so the model and the very same test split are rebuilt from it; ``--dataset``
+evaluates on another data set with the same number of features (a CNN: images of the same shape), e.g. a model
+trained on MNIST, tested on Fashion-MNIST. Prints the test loss, the
 accuracy and the confusion matrix (rows: true class, columns: predicted); with ``--out`` also saves
 ``confusion_matrix.png``.
 """
@@ -55,6 +56,12 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
         ckpt = read_checkpoint(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as exc:
         argtypes.fail(f"argument CKPT: {exc}")
+    if isinstance(ckpt.config, dict) and ckpt.config.get("kind") == "nnblocks-playground":
+        # its points (a toy set drawn with the page's noise and data seed, or an uploaded CSV kept nowhere) are not
+        # a data set a TrainConfig names, so there is no test split to rebuild
+        argtypes.fail(f"argument CKPT: {args.checkpoint} was saved by the playground, whose points (the noise "
+                      "slider, the data seed, an uploaded file) nnblocks evaluate cannot draw again; the playground's "
+                      "\"download the Python code\" gives a script that rebuilds them, the model and its training")
     if not isinstance(ckpt.config, dict) or ckpt.config.get("kind") != recipe.KIND:
         argtypes.fail(f"argument CKPT: {args.checkpoint} holds no `nnblocks train` config, so the model cannot be "
                       "rebuilt from it (load it in Python with nnblocks.train.load_checkpoint(path, model))")
@@ -86,6 +93,11 @@ def _splits(config: Any, args: argparse.Namespace, ckpt: Any) -> Any:
     if splits.in_features != config.in_features:
         argtypes.fail(f"argument --dataset: {config.dataset} has {splits.in_features} features per sample but "
                       f"the model takes {config.in_features}")
+    shape = list(splits.image_shape) if splits.image_shape is not None else None
+    if config.conv and shape != config.input_shape:
+        has = "rows of features with no image shape" if shape is None else f"{'x'.join(map(str, shape))} images"
+        argtypes.fail(f"argument --dataset: the model is a CNN over {'x'.join(map(str, config.input_shape))} images, "
+                      f"and {config.dataset} holds {has}")
     if splits.task != config.task:
         argtypes.fail(f"argument --dataset: {config.dataset} is a {splits.task} data set but the model was trained "
                       f"for {config.task}")

@@ -3,12 +3,14 @@
     nnblocks export nnblocks-out/train-digits/model.npz --onnx digits.onnx
     nnblocks export model.npz --onnx model.onnx --probabilities --torch model.pt
 
-The checkpoint's config rebuilds the MLP and its weights are loaded, as ``nnblocks evaluate`` does. ``--onnx``
-writes an ONNX inference graph (eval mode: dropout off, batch norm with its running statistics) whose input is the
-raw features: the training's input scaling (/255 or standardization) is the graph's first step, unless
-``--no-scaling``. Its output is the network's logits, or with ``--probabilities`` softmax (sigmoid for a bce model)
-probabilities. ``--torch`` writes the same network as a whole ``torch.nn.Module`` with ``torch.save`` (PyTorch's
-pickle format: load it with ``torch.load(path, weights_only=False)``). Needs ``pip install "nnblocks[export]"``.
+The checkpoint's config rebuilds the network (an MLP, or a CNN for a ``--conv`` run) and its weights are loaded, as
+``nnblocks evaluate`` does. ``--onnx`` writes an ONNX inference graph (eval mode: dropout off, batch norm with its
+running statistics) whose input is the raw features, one row per sample as the data pipeline gives them (a CNN's
+graph then views each row as its C x H x W image): the training's input scaling (/255 or standardization) is the
+graph's first step, unless ``--no-scaling``. Its output is the network's logits, or with ``--probabilities`` softmax
+(sigmoid for a bce model) probabilities. ``--torch`` writes the same network as a whole ``torch.nn.Module`` with
+``torch.save`` (PyTorch's pickle format: load it with ``torch.load(path, weights_only=False)``); a CNN's is the
+book's ``nn.Sequential``, which takes images (N, C, H, W). Needs ``pip install "nnblocks[export]"``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ def _scaling(extra: Any) -> tuple[Any, Any, str]:
     if scaler.get("kind") == "standard":
         return scaler["mean"], scaler["std"], "(x - mean) / std of the training split"
     return None, None, "none"
+
+
+def _image_text(config: Any) -> str:
+    return "x".join(str(d) for d in config.input_shape)
 
 
 def _rebuild(parser: argparse.ArgumentParser, path: str) -> tuple[Any, Any, Any]:
@@ -83,15 +89,18 @@ def run(args: argparse.Namespace) -> int:
                 else _scaling(ckpt.extra)
             path = export.to_onnx(model, args.onnx, (config.in_features,), input_shift=shift, input_divisor=divisor,
                                   opset=args.opset)
-            print(f"wrote {path}: input 'input' (batch, {config.in_features}) raw features, scaling inside: "
+            rows = f", the {_image_text(config)} images' pixels row by row" if config.conv else ""
+            print(f"wrote {path}: input 'input' (batch, {config.in_features}) raw features{rows}, scaling inside: "
                   f"{scaling}; output 'output' (batch, {config.out_features}) {output}; opset {args.opset}, "
                   f"epoch {ckpt.epoch} of {args.checkpoint}")
         if args.torch:
             import torch
 
             torch.save(export.to_torch(model), args.torch)
-            print(f"wrote {args.torch}: a torch.nn.Module ({output}, inputs scaled as in training); load it with "
-                  f"torch.load({args.torch!r}, weights_only=False)")
+            takes = f"takes images (batch, {', '.join(str(d) for d in config.input_shape)})" if config.conv \
+                else "inputs"
+            print(f"wrote {args.torch}: a torch.nn.Module ({output}, {takes} scaled as in training); load it "
+                  f"with torch.load({args.torch!r}, weights_only=False)")
     except ImportError as exc:
         print(f"nnblocks export: error: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,10 @@
-"""``nnblocks train``: train a multilayer perceptron on a named data set (or your own CSV/NPZ) from the shell.
+"""``nnblocks train``: train a multilayer perceptron, or with ``--conv`` a convolutional network, on a named data set
+(or your own CSV/NPZ) from the shell.
 
     nnblocks train                                  # digits, 64-128-10 ReLU, Adam 1e-3, batch 32, 20 epochs
     nnblocks train --dataset mnist --download --hidden 1000 --optimizer sgd --lr 0.01   # the chapter-3 network
+    nnblocks train --dataset mnist --download --model cnn   # the chapter-4 network: --conv 64 128 --hidden 256
+    nnblocks train --dataset digits --conv 8 --hidden 32    # one 3x3 convolution block on the 8x8 digits
     nnblocks train --dataset moons --hidden 16 16 --epochs 50
     nnblocks train --dataset mydata.csv --label-column species
 
@@ -13,7 +16,9 @@ the lowest validation loss. With ``--check-gradients N``, also ``gradient_check.
 against float64 finite differences every N steps.
 
 The run itself is ``nnblocks.recipe``: the data pipeline (seeded stratified splits, the MNIST family's official test
-set kept, scaling fitted on the training split), the model, loss, optimizer and scheduler by name, the output files.
+set kept, scaling fitted on the training split), the model (``nn.MLP``, or ``nn.CNN`` with ``--conv``: each entry a
+block ``Conv2d 3x3 -> MaxPool2d 2 -> activation``, on the image sets only), loss, optimizer and scheduler by name,
+the output files.
 This module holds the flags, the checks made before any work (the output folder, the data file's contents, the
 memory the network needs, a schedule ``--resume`` cannot stretch) and their one-line messages (exit status 2);
 ``cli/train_run.py`` holds the run and how it ends (1 when it diverges, 130 on Ctrl-C).
@@ -36,7 +41,7 @@ from nnblocks.cli.train_run import Run
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "train", help="train a multilayer perceptron on digits, MNIST, a toy set or your own data",
+        "train", help="train a multilayer perceptron or a CNN on digits, MNIST, a toy set or your own data",
         description=argtypes.plain(__doc__.split("\n\n")[0]), formatter_class=argtypes.DefaultsFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", type=argtypes.dataset,
@@ -53,13 +58,27 @@ def register(subparsers: Any) -> None:
     g.add_argument("--test-fraction", type=argtypes.fraction,
                    help="share held out for testing (not MNIST-family: they have an official test set)")
     g = p.add_argument_group("model")
+    g.add_argument("--model", choices=tuple(recipe.MODELS),
+                   help="a preset of --conv and --hidden (flags given beside it win): mlp = no convolutions; cnn = "
+                        "the book's chapter-4 network, --conv 64 128 --hidden 256")
+    g.add_argument("--conv", type=argtypes.positive_int, nargs="+", metavar="CHANNELS",
+                   help="a convolutional network: output channels of each block Conv2d 3x3 -> MaxPool2d 2 -> "
+                        "activation, before the hidden layers; image data only (digits, mnist, fashion-mnist) "
+                        "(default: none, an MLP)")
+    g.add_argument("--padding", choices=recipe.PADDINGS,
+                   help="of each 3x3 convolution: valid = none (the book's; each block's image shrinks by 2 "
+                        "pixels, then halves), same = 1 pixel (the size is kept, then halved), auto = valid where "
+                        "the blocks fit the image, else same (the 8x8 digits with 2 blocks)")
     g.add_argument("--hidden", type=argtypes.positive_int, nargs="*", metavar="WIDTH",
-                   help="hidden layer sizes; none at all gives logistic (or linear) regression")
+                   help="hidden layer sizes; none at all gives logistic (or linear) regression; --model cnn: "
+                        f"{' '.join(str(h) for h in recipe.MODELS['cnn']['hidden'])} "
+                        f"(default: {' '.join(str(h) for h in recipe.TrainConfig().hidden)})")
     g.add_argument("--activation", choices=recipe.ACTIVATIONS, help="the hidden layers' activation")
     g.add_argument("--dropout", type=argtypes.probability,
                    help="dropout probability before each Linear layer (on the inputs and on each hidden layer's "
                         "output: the book's order, as in 'nnblocks experiment run dropout')")
-    g.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden linear layer")
+    g.add_argument("--batchnorm", action="store_true",
+                   help="BatchNorm1d after each hidden linear layer (with --conv: BatchNorm2d after each convolution)")
     g.add_argument("--loss", choices=recipe.LOSSES,
                    help="default: cross-entropy for classes, mse for regression (bce: one logit, 2 classes)")
     g = p.add_argument_group("optimization")
@@ -89,10 +108,25 @@ def register(subparsers: Any) -> None:
     defaults = recipe.TrainConfig().to_dict()  # the library's defaults: one place to change them
     p.set_defaults(**{key: defaults[key] for key in recipe.RUN_KEYS}, func=run, _parser=p)
     p.set_defaults(lr=None, epochs=None)  # None: the optimizer's own default; the config's (or the checkpoint's)
+    p.set_defaults(conv=None, hidden=None)  # None: not given, so --model's preset (or the config's default) fills it
 
 
 # ---- the run's config: from the flags, or from the checkpoint to resume ----------------------------------------------
 PROG = "nnblocks train"
+
+
+def _fill_model_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``--conv`` and ``--hidden`` from the ``--model`` preset where not given (else the config's defaults)."""
+    if args.model == "mlp" and args.conv:
+        parser.error(f"argument --model: --model mlp has no convolutions, but --conv {_flag_text(args.conv)} asks "
+                     "for some; drop --model mlp (or --conv)")
+    preset, defaults = recipe.MODELS[args.model or "mlp"], recipe.TrainConfig()
+    for key in ("conv", "hidden"):
+        if getattr(args, key) is None:
+            setattr(args, key, list(preset.get(key, getattr(defaults, key))))
+    if args.padding != parser.get_default("padding") and not args.conv:
+        print(f"{PROG}: note: --padding applies to the convolutions of --conv (or --model cnn); an MLP ignores it",
+              file=sys.stderr)
 
 
 def _check_flag_combinations(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -127,10 +161,15 @@ def _check_memory(config: recipe.TrainConfig) -> None:
     """Refuse a network that cannot fit in memory, before allocating it (and before the system starts swapping)."""
     need, have = recipe.estimate_bytes(config), _available_memory()
     if have is not None and need > have:
-        argtypes.fail(f"argument --hidden: a {'-'.join(str(w) for w in [config.in_features, *config.hidden])}-"
-                      f"{config.out_features} network with {config.optimizer} at batch {config.batch_size} needs "
-                      f"about {need / 2**30:.1f} GiB; {have / 2**30:.1f} GiB of memory is available. Use fewer or "
-                      "smaller hidden layers, or a smaller --batch-size")
+        first = recipe.cnn.flat_features(config.conv, config.input_shape, config.padding) if config.conv else \
+            config.in_features
+        widths = "-".join(str(w) for w in [first, *config.hidden, config.out_features])
+        flag, network, fix = ("--conv", f"--conv {_flag_text(config.conv)} network (its head {widths})",
+                              "Use fewer or narrower --conv blocks") if config.conv else \
+            ("--hidden", f"{widths} network", "Use fewer or smaller hidden layers")
+        argtypes.fail(f"argument {flag}: a {network} with {config.optimizer} at batch {config.batch_size} needs "
+                      f"about {need / 2**30:.1f} GiB; {have / 2**30:.1f} GiB of memory is available. {fix}, or a "
+                      "smaller --batch-size")
 
 
 def _available_memory() -> int | None:
@@ -290,8 +329,12 @@ def _prepare(args: argparse.Namespace) -> Run:
 
     parser: argparse.ArgumentParser = args._parser
     if args.resume:
+        if args.model:
+            print(f"{PROG}: note: --resume takes the model from the checkpoint; --model {args.model} is ignored",
+                  file=sys.stderr)
         resumed, config = _resumed_config(args, parser)
     else:
+        _fill_model_flags(args, parser)
         _check_flag_combinations(args, parser)
         _note_ignored_flags(args, parser)
         resumed = None
@@ -306,6 +349,10 @@ def _prepare(args: argparse.Namespace) -> Run:
     warning = recipe.too_few_to_split(name, splits)
     if warning:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    try:
+        config.images(splits)  # convolutions on images they fit, checked first: their errors name --conv
+    except InvalidValueError as exc:
+        parser.error(f"argument --conv: {exc}")
     try:
         config = config.with_data(splits)
     except InvalidValueError as exc:

@@ -65,6 +65,7 @@ class Splits:
     pixel_max: float | None = None
     scaling: dict[str, Any] | None = None  # the fitted Scaling's state_dict(); None before scale_splits
     held_out: bool = True  # False: too few samples to split, validation and test are the training rows themselves
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) of an image set's rows (RawData's), else None
 
     def parts(self) -> list[Pair]:
         return [self.train, self.val] + ([self.test] if self.test is not None else [])
@@ -117,12 +118,13 @@ def _split(raw: RawData, plan: SplitPlan, seed: int) -> Splits:
     elif len(y) < MIN_SPLIT_SAMPLES:
         train = val = (X, y)
         test = (X, y) if plan.test_fraction else None
-        return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max, held_out=False)
+        return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max, held_out=False,
+                      image_shape=raw.image_shape)
     else:
         fractions = (plan.val_fraction,) + ((plan.test_fraction,) if plan.test_fraction else ())
         parts = [(X[i], y[i]) for i in split_indices(len(y), fractions, seed, stratify)]
         train, val, test = parts[0], parts[1], parts[2] if len(parts) == 3 else None
-    return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max)
+    return Splits(train, val, test, raw.task, raw.classes, raw.pixel_max, image_shape=raw.image_shape)
 
 
 def subsample(splits: Splits, n_train: int, seed: int = 0) -> Splits:

@@ -31,7 +31,10 @@ class RawData:
 
     ``classes`` names the classes (None: the indices are the names); ``X_test`` / ``y_test`` hold an official test
     set (MNIST family only); ``pixel_max`` is the largest possible pixel value of an image set (255 for the MNIST
-    family, 16 for the 8x8 digits), None for other data.
+    family, 16 for the 8x8 digits), None for other data. ``image_shape`` is the (C, H, W) each row of an image set
+    unrolls (``X`` row ``c * H * W + h * W + w`` is pixel (c, h, w): NumPy's reshape order, so
+    ``X.reshape(-1, C, H, W)`` gives the images back): (1, 8, 8) for the digits, (1, 28, 28) for the MNIST family,
+    None for a table or a toy set, whose columns are features, not pixels.
     """
 
     name: str
@@ -42,6 +45,7 @@ class RawData:
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     pixel_max: float | None = None
+    image_shape: tuple[int, int, int] | None = None
 
 
 def dataset_names() -> tuple[str, ...]:
@@ -61,7 +65,8 @@ def _mnist_family(name: str, data_dir: str | None, download: bool) -> RawData:
     X_test, y_test = reader(data_dir, train=False, download=download)
     classes = list(FASHION_CLASSES) if name == "fashion-mnist" else None
     return RawData(name, X.reshape(len(X), -1), y, "classification", classes,
-                   X_test.reshape(len(X_test), -1), y_test, pixel_max=255.0)
+                   X_test.reshape(len(X_test), -1), y_test, pixel_max=255.0,
+                   image_shape=(1, *X.shape[1:]))
 
 
 def load_dataset(name: str, *, data_dir: str | None = None, download: bool = False, samples: int = 1000,
@@ -77,7 +82,7 @@ def load_dataset(name: str, *, data_dir: str | None = None, download: bool = Fal
     """
     if name == "digits":
         X, y = digits()
-        return RawData(name, X, y, "classification", pixel_max=16.0)
+        return RawData(name, X, y, "classification", pixel_max=16.0, image_shape=(1, 8, 8))
     if name in OFFICIAL_TEST_SETS:
         return _mnist_family(name, data_dir, download)
     if name in TOY_SETS:

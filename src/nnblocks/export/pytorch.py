@@ -6,12 +6,17 @@ parameter's ``requires_grad`` and each module's train/eval mode. So both give th
 ~1e-15 apart in float64 and ~1e-7 in float32 (the test's bounds are 1e-12 and 1e-6), in train and eval mode.
 
 Converted: ``Sequential`` (and ``MLP``, which is one), ``ModuleList``, ``ModuleDict``, ``Linear``, ``BatchNorm1d``,
-``Dropout``, ``Flatten``, ``Identity``, every activation module (``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``,
-``Softmax``, ``LogSoftmax``... by name, with their options) and the loss modules. Not convertible, with an error that
-says what to do instead: a class of your own with its own ``forward()`` (Python code: write the same class in the
-other library and copy the weights with ``load_state_dict``), PyTorch layers nnblocks does not have, float16
-weights, ``BatchNorm1d(momentum=None)``. Train-mode dropout draws its masks from each library's own generator, so
-only the expected value of a dropout layer's output agrees in training.
+``Dropout``, ``Flatten``, ``Identity``, the chapter-4 layers (``Conv2d``, ``MaxPool2d``, ``AvgPool2d``,
+``AdaptiveAvgPool2d``, ``BatchNorm2d``, ``Dropout2d``, ``Unflatten``), every activation module (``ReLU``,
+``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LogSoftmax``... by name, with their options) and the loss
+modules. ``CNN`` becomes the ``torch.nn.Sequential`` of its layers, with the same keys: the book's model, which takes
+images (N, C, H, W) as PyTorch's ``Conv2d`` does (``CNN`` also views flat rows (N, C*H*W) as images, an nnblocks
+convenience: in PyTorch, ``x.view(-1, *cnn.input_shape)`` first); ``from_torch`` gives that Sequential back as a
+``Sequential``. Not convertible, with an error that says what to do instead: a class of your own with its own
+``forward()`` (Python code: write the same class in the other library and copy the weights with
+``load_state_dict``), PyTorch layers nnblocks does not have, float16 weights, batch norm with ``momentum=None``.
+Train-mode dropout draws its masks from each library's own generator, so only the expected value of a dropout
+layer's output agrees in training.
 """
 from __future__ import annotations
 
@@ -21,11 +26,22 @@ from typing import Any, Callable
 import numpy as np
 
 from nnblocks.errors import InvalidArgumentError, InvalidValueError
-from nnblocks.nn import containers, layers, loss
+from nnblocks.nn import containers, layers, loss, pooling
+from nnblocks.nn.cnn import CNN
+from nnblocks.nn.conv import Conv2d
 from nnblocks.nn.module import Module
 
 _CONTAINERS = (layers.Sequential, containers.ModuleList, containers.ModuleDict)
-_SIMPLE = {layers.Dropout: ("p",), layers.Flatten: ("start_dim", "end_dim"), layers.Identity: ()}
+# Layers without weights whose constructor arguments are attributes of the same names in both libraries.
+_SIMPLE = {layers.Dropout: ("p",), layers.Flatten: ("start_dim", "end_dim"), layers.Identity: (),
+           layers.Dropout2d: ("p",), layers.Unflatten: ("dim", "unflattened_size"),
+           pooling.MaxPool2d: ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"),
+           pooling.AvgPool2d: ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                               "divisor_override"),
+           pooling.AdaptiveAvgPool2d: ("output_size",)}
+_BATCH_NORMS = (layers.BatchNorm1d, layers.BatchNorm2d)
+_CONV_OPTIONS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+                 "padding_mode")
 _LOSSES = (loss.MSELoss, loss.L1Loss, loss.BCELoss, loss.BCEWithLogitsLoss, loss.CrossEntropyLoss, loss.NLLLoss)
 
 
@@ -64,7 +80,7 @@ def _copy_modes(source: Any, target: Any) -> None:
 def _to_torch(m: Module, torch: Any, where: str) -> Any:
     tnn = torch.nn
     children = [(name, _to_torch(child, torch, f"{where}.{name}")) for name, child in m.named_children()]
-    if _same_forward(m, layers.Sequential):
+    if _same_forward(m, layers.Sequential) or _same_forward(m, CNN):  # CNN: its layers, as the book writes them
         return tnn.Sequential(OrderedDict(children))
     if _same_forward(m, containers.ModuleList):
         return tnn.ModuleList([c for _, c in children])
@@ -89,12 +105,15 @@ def _leaf_to_torch(m: Module, torch: Any, where: str) -> Any:
     tnn, kind = torch.nn, type(m).__name__
     if _same_forward(m, layers.Linear):
         out = tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=_torch_dtype(m, torch, where))
-    elif _same_forward(m, layers.BatchNorm1d):
-        out = tnn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
-                              track_running_stats=m.track_running_stats, dtype=_torch_dtype(m, torch, where))
+    elif _same_forward(m, Conv2d):
+        out = tnn.Conv2d(**{a: getattr(m, a) for a in _CONV_OPTIONS}, bias=m.bias is not None,
+                         dtype=_torch_dtype(m, torch, where))
+    elif any(_same_forward(m, cls) for cls in _BATCH_NORMS):
+        out = getattr(tnn, kind)(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+                                 track_running_stats=m.track_running_stats, dtype=_torch_dtype(m, torch, where))
     elif any(_same_forward(m, cls) for cls in _SIMPLE):
         cls = next(c for c in _SIMPLE if isinstance(m, c))
-        out = getattr(tnn, cls.__name__)(*(getattr(m, a) for a in _SIMPLE[cls]))
+        out = getattr(tnn, cls.__name__)(**{a: getattr(m, a) for a in _SIMPLE[cls]})
     elif _same_forward(m, layers.Activation) and hasattr(tnn, kind):
         out = getattr(tnn, kind)(**{name: getattr(m, name) for name in m.option_names})
     elif any(_same_forward(m, cls) for cls in _LOSSES):
@@ -116,8 +135,9 @@ def _not_convertible(m: Any, where: str, function: str, other: str) -> str:
         return (f"{function}: {where} is a {kind}, a class of your own whose forward() is Python code that cannot "
                 f"be translated; write the same class with {other} and copy the weights: "
                 "other.load_state_dict(model.state_dict()) (the state_dict keys are the same in both libraries)")
-    return (f"{function}: {where} is a {kind}, which has no counterpart in {other}; convertible: Sequential, "
-            "ModuleList, ModuleDict, Linear, BatchNorm1d, Dropout, Flatten, Identity, the activations and the losses")
+    return (f"{function}: {where} is a {kind}, which has no counterpart in {other}; convertible: Sequential (and "
+            "MLP, CNN), ModuleList, ModuleDict, Linear, BatchNorm1d, Dropout, Flatten, Identity, Conv2d, MaxPool2d, "
+            "AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d, Dropout2d, Unflatten, the activations and the losses")
 
 
 # ---- PyTorch -> nnblocks ---------------------------------------------------------------------------------------------
@@ -174,13 +194,19 @@ def _leaf_from_torch(t: Any, torch: Any, where: str) -> Module:
         tnn.Linear: lambda: layers.Linear(t.in_features, t.out_features, bias=t.bias is not None,
                                           dtype=_np_dtype(t, torch, where)),
         tnn.BatchNorm1d: lambda: _batch_norm_from_torch(t, torch, where),
-        tnn.Dropout: lambda: layers.Dropout(t.p), tnn.Flatten: lambda: layers.Flatten(t.start_dim, t.end_dim),
-        tnn.Identity: lambda: layers.Identity(),
+        tnn.BatchNorm2d: lambda: _batch_norm_from_torch(t, torch, where),
+        tnn.Conv2d: lambda: Conv2d(**{a: getattr(t, a) for a in _CONV_OPTIONS}, bias=t.bias is not None,
+                                   dtype=_np_dtype(t, torch, where)),
     }
+    for cls, names in _SIMPLE.items():  # the same name in torch.nn, the same arguments as attributes
+        makers[getattr(tnn, cls.__name__)] = lambda cls=cls, names=names: cls(**{a: getattr(t, a) for a in names})
     for cls in _LOSSES:
         makers[getattr(tnn, cls.__name__)] = lambda cls=cls: _loss_from_torch(cls, t, where)
     maker = next((make for cls, make in makers.items() if _same_forward(t, cls)), None)
-    out = maker() if maker is not None else _activation_from_torch(t, torch)
+    try:
+        out = maker() if maker is not None else _activation_from_torch(t, torch)
+    except InvalidValueError as exc:  # an option nnblocks' layer does not have (Conv2d's padding_mode="reflect")
+        raise InvalidValueError(f"from_torch: {where}: {exc}") from None
     if out is None:
         raise InvalidArgumentError(_not_convertible(t, where, "from_torch", "nnblocks.nn"))
     out.load_state_dict({k: v.detach().cpu().numpy() for k, v in t.state_dict().items()})
@@ -190,12 +216,13 @@ def _leaf_from_torch(t: Any, torch: Any, where: str) -> Module:
 
 
 def _batch_norm_from_torch(t: Any, torch: Any, where: str) -> Module:
+    kind = type(t).__name__
     if t.momentum is None:
-        raise InvalidValueError(f"from_torch: {where} is BatchNorm1d(momentum=None) (a cumulative average of the "
+        raise InvalidValueError(f"from_torch: {where} is {kind}(momentum=None) (a cumulative average of the "
                                 "batch statistics), which nnblocks does not have; give it a momentum (0.1 is the "
                                 "default)")
-    return layers.BatchNorm1d(t.num_features, eps=t.eps, momentum=t.momentum, affine=t.affine,
-                              track_running_stats=t.track_running_stats, dtype=_np_dtype(t, torch, where))
+    return getattr(layers, kind)(t.num_features, eps=t.eps, momentum=t.momentum, affine=t.affine,
+                                 track_running_stats=t.track_running_stats, dtype=_np_dtype(t, torch, where))
 
 
 def _loss_from_torch(cls: type, t: Any, where: str) -> Module:

@@ -1,9 +1,9 @@
 """What a ``TrainConfig``'s names mean: its data, model, loss, optimizer, scheduler and loaders.
 
 Every random draw comes from ``config.seed``, each from its own stream so that one setting does not shift another:
-the split (and a toy set's points) from ``seed``; the Linear weights from ``default_rng([seed, 1])``; the dropout
-masks from ``default_rng([seed, 2])`` (adding dropout leaves the initial weights as they were); the shuffling from
-``default_rng([seed, 3])``.
+the split (and a toy set's points) from ``seed``; the Conv2d and Linear weights, in layer order, from
+``default_rng([seed, 1])``; the dropout masks from ``default_rng([seed, 2])`` (adding dropout leaves the initial
+weights as they were); the shuffling from ``default_rng([seed, 3])``.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 from nnblocks import data, nn, optim
 from nnblocks.errors import InvalidValueError
 from nnblocks.optim import lr_scheduler
+from nnblocks.recipe import cnn
 from nnblocks.recipe.config import TrainConfig
 
 
@@ -54,10 +55,18 @@ def make_loaders(splits: data.Splits,
 
 # ---- model, loss, optimizer, scheduler -------------------------------------------------------------------------------
 def build_model(config: TrainConfig) -> nn.Sequential:
-    """The MLP a config describes, ``in_features -> hidden... -> out_features`` in ``nn.MLP``'s layer order."""
-    if config.in_features is None or config.out_features is None:
-        raise InvalidValueError("build_model: the config does not know its input and output widths yet; "
+    """The network a config describes: with ``conv``, ``nn.CNN`` (the convolution blocks of ``recipe.cnn``, then
+    ``hidden`` and the outputs); else the MLP ``in_features -> hidden... -> out_features`` in ``nn.MLP``'s order."""
+    if config.in_features is None or config.out_features is None or (config.conv and config.input_shape is None):
+        raise InvalidValueError("build_model: the config does not know its input and output sizes yet; "
                                 "complete it with config.with_data(splits) first")
+    if config.conv:
+        padding = cnn.resolve_padding(config.conv, config.input_shape, config.padding)
+        return nn.CNN(config.input_shape, channels=config.conv, hidden=config.hidden, out=config.out_features,
+                      kernel_size=cnn.KERNEL, padding=0 if padding == "valid" else "same", pool=cnn.POOL,
+                      activation=config.activation, batchnorm=config.batchnorm, dropout=config.dropout,
+                      seed=np.random.default_rng([config.seed, 1]),
+                      dropout_seed=np.random.default_rng([config.seed, 2]))
     version1_dropout = config.version < 2 and config.dropout > 0
     model = nn.MLP([config.in_features, *config.hidden, config.out_features], activation=config.activation,
                    dropout=0.0 if version1_dropout else config.dropout, batchnorm=config.batchnorm,
@@ -75,10 +84,16 @@ ACTIVATION_COPIES = 4
 def estimate_bytes(config: TrainConfig) -> int:
     """Roughly how much memory training ``config``'s model takes in float32: the parameters with the optimizer's
     state, and one batch's activations (the data itself not counted). For refusing a network that cannot fit
-    before allocating it, not for accounting."""
-    widths = [config.in_features or 0, *config.hidden, config.out_features or 0]
-    params = sum(a * b + b for a, b in zip(widths, widths[1:])) + (4 * sum(config.hidden) if config.batchnorm else 0)
-    return 4 * (STATE_COPIES[config.optimizer] * params + ACTIVATION_COPIES * config.batch_size * sum(widths))
+    before allocating it, not for accounting. With ``conv``, the blocks' weights and maps too (``cnn.conv_cost``)."""
+    conv_params, conv_values, flat = 0, 0, config.in_features or 0
+    if config.conv and config.input_shape is not None:
+        padding = cnn.resolve_padding(config.conv, config.input_shape, config.padding)
+        conv_params, conv_values, flat = cnn.conv_cost(config.conv, config.input_shape, padding, config.batchnorm)
+    widths = [flat, *config.hidden, config.out_features or 0]
+    batchnorm = 4 * sum(config.hidden) if config.batchnorm and not config.conv else 0  # a CNN's head has none
+    params = conv_params + sum(a * b + b for a, b in zip(widths, widths[1:])) + batchnorm
+    values = conv_values + ACTIVATION_COPIES * sum(widths)
+    return 4 * (STATE_COPIES[config.optimizer] * params + config.batch_size * values)
 
 
 def _dropout_after_activations(model: nn.MLP, config: TrainConfig) -> nn.Sequential:

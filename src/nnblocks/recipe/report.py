@@ -10,21 +10,29 @@ from pathlib import Path
 from typing import Any
 
 from nnblocks.data import Splits
+from nnblocks.recipe import cnn
 from nnblocks.recipe.config import TrainConfig
 
 
 def describe(name: str, config: TrainConfig, splits: Splits, model: Any) -> str:
     """``digits: 1259 train / 179 validation / 359 test samples, 64 features; model 64-128-10 (9,610 parameters),
-    adam lr 0.001, batch 32, cross-entropy loss``."""
+    adam lr 0.001, batch 32, cross-entropy loss``; with ``conv``, the images and the blocks instead: ``..., 1x8x8
+    images; model conv 64-128 (3x3, same padding, max-pool 2: 8x8 -> 4x4 -> 2x2) -> 512-256-10 (...)``."""
     n_train, n_val, n_test = (len(y) for _, y in splits.parts())
     if splits.held_out:
         counts = f"{n_train} train / {n_val} validation / {n_test} test samples"
     else:
         counts = f"{n_train} samples (too few to hold any out: they train, validate and test)"
-    sizes = "-".join(str(w) for w in [config.in_features, *config.hidden, config.out_features])
-    return (f"{name}: {counts}, {config.in_features} features; "
-            f"model {sizes} ({model.num_parameters():,} parameters), {config.optimizer} lr {config.lr:g}, batch "
-            f"{config.batch_size}, {config.loss} loss")
+    if config.conv:
+        inputs = f"{'x'.join(str(d) for d in config.input_shape)} images"
+        flat = cnn.flat_features(config.conv, config.input_shape, config.padding)
+        layers = f"{cnn.describe(config.conv, config.input_shape, config.padding)} -> " + \
+            "-".join(str(w) for w in [flat, *config.hidden, config.out_features])
+    else:
+        inputs = f"{config.in_features} features"
+        layers = "-".join(str(w) for w in [config.in_features, *config.hidden, config.out_features])
+    return (f"{name}: {counts}, {inputs}; model {layers} ({model.num_parameters():,} parameters), "
+            f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.loss} loss")
 
 
 def too_few_to_split(name: str, splits: Splits) -> str | None:
@@ -77,10 +85,10 @@ def boundary_snapshots(config: TrainConfig, epochs: int) -> Any:
 
 def write_outputs(out: Path, name: str, config: TrainConfig, splits: Splits, model: Any, history: Any,
                   result: dict[str, Any], boundary: Any = None) -> dict[str, Path]:
-    """``write_history`` (when there are epochs), and for classification ``confusion_matrix.png`` of the test predictions in ``result`` (``evaluate(...,
-    return_predictions=True)``); with ``boundary`` (``BoundarySnapshots``) ``decision_boundary.png`` over the test
-    points and ``decision_boundary.gif`` of the boundary forming. The first entry is the checkpoint,
-    ``model.npz``, written during training."""
+    """``write_history`` (when there are epochs), and for classification ``confusion_matrix.png`` of the test
+    predictions in ``result`` (``evaluate(..., return_predictions=True)``); with ``boundary`` (``BoundarySnapshots``)
+    ``decision_boundary.png`` over the test points and ``decision_boundary.gif`` of the boundary forming. The first
+    entry is the checkpoint, ``model.npz``, written during training."""
     from nnblocks.train import confusion_matrix
     from nnblocks.viz.training import plot_confusion_matrix, save_figure
 
