@@ -39,9 +39,10 @@ def _whole_epochs(ax: Any) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def train_loss_key(history: Any) -> str:
-    """The training curve to compare: the data loss alone when the history also holds a penalty."""
-    return "data_loss" if "data_loss" in history else "loss"
+def train_accuracy_key(history: Any) -> str:
+    """The training accuracy to draw: the book's second pass when the run measured one, else fit's (during the
+    epoch)."""
+    return "train_accuracy" if "train_accuracy" in history else "accuracy"
 
 
 def _curve(ax: Any, v: VariantResult, key: str, color: str, scale: float = 1.0) -> list[float]:
@@ -63,15 +64,22 @@ def _curve(ax: Any, v: VariantResult, key: str, color: str, scale: float = 1.0) 
 def curves_figure(variants: Sequence[VariantResult], title: str) -> Any:
     """Training / validation loss (top) and accuracy (bottom), every variant on the same axes."""
     fig = study_figure((11.0, 7.5))
-    panels = [("training loss", lambda v: train_loss_key(v.history), 1.0),
+    second_pass = any("train_accuracy" in v.history for v in variants)
+    penalized = any("penalty" in v.history for v in variants)
+    # The training loss is the logged one (the table's "train loss (logged)"): penalty included where there is one.
+    panels = [("training loss (mean over the epoch's batches" + (", penalty included; dashed: data loss)"
+                                                                   if penalized else ")"), lambda v: "loss", 1.0),
               ("validation loss", lambda v: "val_loss", 1.0),
-              ("training accuracy (%)", lambda v: "accuracy", 100.0),
+              ("training accuracy (%), " + ("second pass after each epoch" if second_pass else
+                                            "counted during the epoch"), lambda v: train_accuracy_key(v.history), 100.0),
               ("validation accuracy (%)", lambda v: "val_accuracy", 100.0)]
     for k, (name, key_of, scale) in enumerate(panels):
         ax = fig.add_subplot(2, 2, k + 1)
         seen: list[float] = []
         for i, v in enumerate(variants):
             seen += _curve(ax, v, key_of(v), COLORS[i % len(COLORS)], scale)
+            if k == 0 and "data_loss" in v.history:
+                ax.plot(v.history["epoch"], v.history["data_loss"], linestyle="--", color=COLORS[i % len(COLORS)])
         positive = [x for x in seen if x > 0]
         if scale == 1.0 and positive and max(positive) / min(positive) > 50:
             ax.set_yscale("log")  # a raw-pixel or huge-lr run would flatten every other curve

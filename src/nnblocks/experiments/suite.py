@@ -27,6 +27,8 @@ def run_study(study: Study, config: RunConfig, data: ExperimentData | None = Non
     if data is None:
         data = load_config_data(config)
     result = train_study(study, config, data)
+    if study.verdict is not None:
+        result.extra["verdict"] = study.verdict(result)
     if config.out is not None:
         out = Path(config.out)
         write_study_outputs(result, out, data)
