@@ -32,7 +32,7 @@ def study_figure(size: tuple[float, float], constrained: bool = True) -> Any:
     return fig
 
 
-def _whole_epochs(ax: Any) -> None:
+def whole_epochs(ax: Any) -> None:
     """Ticks on whole epochs only."""
     from matplotlib.ticker import MaxNLocator
 
@@ -85,7 +85,7 @@ def curves_figure(variants: Sequence[VariantResult], title: str) -> Any:
             ax.set_yscale("log")  # a raw-pixel or huge-lr run would flatten every other curve
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
-        _whole_epochs(ax)
+        whole_epochs(ax)
         ax.grid(alpha=0.3)
         if k == 0:
             ax.legend(fontsize=8)
@@ -103,7 +103,7 @@ def learning_rate_figure(variants: Sequence[VariantResult], title: str) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate used in the epoch")
-    _whole_epochs(ax)
+    whole_epochs(ax)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig

@@ -13,7 +13,7 @@ def _value(value: Any) -> str:
         return f"{len(value)} x {len(value[0])} matrix (first row {', '.join(f'{x:g}' for x in value[0])})"
     if isinstance(value, list):
         return "[" + ", ".join(_value(v) for v in value) + "]"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
 
 
 def _source(s: dict[str, str]) -> str:

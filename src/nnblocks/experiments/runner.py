@@ -290,17 +290,14 @@ def measured_notes(result: ExperimentResult, data: ExperimentData, study: Study)
     return notes
 
 
-def train_study(study: Study, config: RunConfig, data: ExperimentData) -> ExperimentResult:
-    """Train every variant of ``study`` from ``config.seed`` on ``data`` and measure what its report will say."""
+def assemble_study(study: Study, config: RunConfig, data: ExperimentData, variants: list[VariantResult],
+                   seconds: float) -> ExperimentResult:
+    """The study's result from its trained variants (trained here or in worker processes): measured notes and all
+    that the report needs."""
     epochs = config.epochs if config.epochs is not None else study.epochs
-    config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed})")
-    started = time.perf_counter()
-    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     declared = study.variants_for(config.protocol)
-    variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache, study.book_protocol)
-                for v in declared]
     result = ExperimentResult(study.name, study.title, study.description, data.describe(), epochs, config.seed,
-                              variants, time.perf_counter() - started, notice=study.notice)
+                              variants, seconds, notice=study.notice)
     result.extra.update(pictures=study.pictures, inputs={v.name: v.inputs for v in declared},
                         protocol=config.protocol, dataset=data.name, subset=config.subset, study_epochs=study.epochs,
                         configs={v.name: v for v in declared})
@@ -309,3 +306,15 @@ def train_study(study: Study, config: RunConfig, data: ExperimentData) -> Experi
     result.extra["batchnorm_accuracy"] = batchnorm_eval_gaps(result, data, study)
     result.notes = measured_notes(result, data, study)
     return result
+
+
+def train_study(study: Study, config: RunConfig, data: ExperimentData) -> ExperimentResult:
+    """Train every variant of ``study`` from ``config.seed`` on ``data`` and measure what its report will say."""
+    epochs = config.epochs if config.epochs is not None else study.epochs
+    config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed}, "
+               f"protocol {config.protocol})")
+    started = time.perf_counter()
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache, study.book_protocol)
+                for v in study.variants_for(config.protocol)]
+    return assemble_study(study, config, data, variants, time.perf_counter() - started)
