@@ -36,7 +36,7 @@ def whole_epochs(ax: Any) -> None:
     """Ticks on whole epochs only."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def train_accuracy_key(history: Any) -> str:
@@ -109,12 +109,21 @@ def learning_rate_figure(variants: Sequence[VariantResult], title: str) -> Any:
     return fig
 
 
+def _compact_count(value: float, _position: Any = None) -> str:
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
 def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, str]]]], title: str) -> Any:
     """A grid of histograms: one row per variant, one column per layer."""
+    from matplotlib.ticker import FuncFormatter
+
     n_cols = max(len(panels) for _, panels in rows)
     height = 2.3 * len(rows) + 0.6
     fig = study_figure((3.3 * n_cols, height), constrained=False)
-    fig.subplots_adjust(left=0.09 / n_cols ** 0.5, right=0.98, bottom=0.35 / height, top=1 - 0.9 / height,
+    fig.subplots_adjust(left=0.25 / n_cols, right=0.98, bottom=0.35 / height, top=1 - 0.9 / height,
                         hspace=0.75, wspace=0.3)
     for r, (row_name, panels) in enumerate(rows):
         for c, (name, values, note) in enumerate(panels):
@@ -129,18 +138,19 @@ def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, st
                 stats = ""
             ax.set_title(f"{row_name}: {name}\n{stats}{note}", fontsize=7.5)
             ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_formatter(FuncFormatter(_compact_count))  # '120k', not '120000' clipped at the figure's edge
     fig.suptitle(title, fontsize=10)
     return fig
 
 
 def weights_figure(variants: Sequence[VariantResult]) -> Any:
-    """Every weight matrix (2-D parameter) of every variant's final model."""
+    """Every parameter of every variant's final model: each layer's weights and its biases, as the book shows them."""
     rows = []
     for v in variants:
         panels = [(f"{name} {'x'.join(map(str, p.shape))}", np.asarray(p.data), "")
-                  for name, p in v.model.named_parameters() if p.ndim >= 2]
+                  for name, p in v.model.named_parameters()]
         rows.append((v.name, panels))
-    return _histogram_rows(rows, "final weights per layer (one row per variant)")
+    return _histogram_rows(rows, "final weights and biases per layer (one row per variant)")
 
 
 def activations_figure(variants: Sequence[VariantResult], X: dict[str, np.ndarray]) -> Any:

@@ -31,6 +31,12 @@ def save_figures(result: DemoResult, out_dir: str | Path) -> list[Path]:
     fig = learning_rate_study_figure(runs, reference=reference or None, label=method, reference_label="chain rule",
                                      title="Learning-rate study: y = W x + b fitting y = 3x")
     paths.append(save_figure(fig, out / "learning_rate_study.png"))
+    if result.long_study:
+        long_runs = {lr: _neuron_series(t) for lr, t in result.long_study.items()}
+        fig = learning_rate_study_figure(long_runs, label=method, title=f"Learning-rate study over "
+                                         f"{len(next(iter(result.long_study.values())).losses)} epochs (as the chapter "
+                                         "plots it)")
+        paths.append(save_figure(fig, out / "learning_rate_study_long.png"))
 
     differences = {"2-3-1 network": [c.max_relative_difference for c in net.comparisons]}
     for lr, run in result.study.items():
