@@ -145,7 +145,8 @@ def _study_section(result: DemoResult) -> list[str]:
         lines += ["  " + line for line in _summarise_findings(run, result.tolerance)]
     if result.long_study:
         lines.append(f"  over {LONG_STUDY_EPOCHS} epochs (as the chapter also plots): " + "; ".join(
-            f"lr {lr:g}: W = {float(np.ravel(t.final_weights[0])[0]):.7g}, b = {float(np.ravel(t.final_weights[1])[0]):.7g}"
+            f"lr {lr:g}: " + (t if isinstance(t, str) else f"W = {float(np.ravel(t.final_weights[0])[0]):.7g}, "
+                              f"b = {float(np.ravel(t.final_weights[1])[0]):.7g}")
             for lr, t in result.long_study.items()))
     return lines
 

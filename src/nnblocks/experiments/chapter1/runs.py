@@ -101,7 +101,7 @@ class DemoResult:
     tolerance: float
     initial: InitialGradients
     agreement: NetworkAgreement | None  # measured only when the network's finite differences never disagree
-    long_study: dict[float, Trajectory] | None = None  # the same neuron, LONG_STUDY_EPOCHS epochs per rate
+    long_study: dict[float, Trajectory | str] | None = None  # LONG_STUDY_EPOCHS per rate (str: it overflowed)
 
 
 def run_experiment(
@@ -179,8 +179,12 @@ def run_demo(
         for lr in LEARNING_RATES
     }
     agreement = None if network.findings else network_agreement(network, method, h)
-    with np.errstate(over="ignore", invalid="ignore"):  # lr 1 explodes (and, by the chain rule, overflows)
-        long_study = {lr: gradient_descent(*linear_neuron(precision), lr, LONG_STUDY_EPOCHS, method, h=h)
-                      for lr in LEARNING_RATES}
+    long_study: dict[float, Trajectory | str] = {}
+    for lr in LEARNING_RATES:
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # lr 1 explodes
+                long_study[lr] = gradient_descent(*linear_neuron(precision), lr, LONG_STUDY_EPOCHS, method, h=h)
+        except ValueError as exc:  # by the chain rule (or in float64) the loss overflows to inf: said, not drawn
+            long_study[lr] = str(exc)
     return DemoResult(network, study, precision, method, h, tolerance, initial_gradients(precision, method, h),
                       agreement, long_study)
