@@ -25,7 +25,7 @@ from nnblocks.experiments.registry import get
 from nnblocks.experiments.runner import PenalizedLoss, train_variant
 from nnblocks.tensor import Tensor
 
-TIMED_STEPS = 6  # training steps timed per variant after one warm-up step (a batch of 32: ~0.1-0.3 s in all)
+TIMED_STEPS = 10  # training steps timed per variant after two warm-up steps (a batch of 32: ~0.1-0.5 s in all)
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,12 @@ def _step_seconds(study: Study, index: int, data: ExperimentData, config: RunCon
     if variant.penalty is not None:
         loss_fn = PenalizedLoss(loss_fn, model, variant.penalty)
     size = min(variant.batch_size, len(data.y_train))
-    steps = TIMED_STEPS if size <= 1000 else 2
+    steps = TIMED_STEPS if size <= 1000 else 3
     X = variant.inputs(data.X_train[:size], data.pixel_max)
     x, y = Tensor(X), Tensor(data.y_train[:size])
     times = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for _ in range(steps + 1):
+        for _ in range(steps + 2):
             started = time.perf_counter()
             optimizer.zero_grad()
             loss_fn(model(x), y).backward()
@@ -80,26 +80,30 @@ def _step_seconds(study: Study, index: int, data: ExperimentData, config: RunCon
         with no_grad():
             model(Tensor(variant.inputs(data.X_val[:n], data.pixel_max)))
         per_sample = (time.perf_counter() - started) / n
-    return float(np.median(times[1:])), per_sample
+    return float(np.median(times[2:])), per_sample
 
 
 def estimate(tasks: list[Task], data: ExperimentData | None, config: RunConfig) -> list[Task]:
     """The tasks with their estimated seconds: steps per epoch x timed step, plus validation (and, with the book's
     protocol, the second pass over the training set), x epochs. Toy-sum takes well under a second."""
     out = []
-    for task in tasks:
-        experiment = get(task.experiment)
-        if task.variant is None or data is None:
-            out.append(replace(task, seconds=0.5))
-            continue
-        epochs = config.epochs if config.epochs is not None else experiment.epochs
-        step, per_sample = _step_seconds(experiment, task.variant, data, config)
-        batch = experiment.variants_for(config.protocol)[task.variant].batch_size
-        n_train, n_val = len(data.y_train), len(data.y_val)
-        evaluated = n_val + (n_train if config.protocol == "book" else 0)
-        per_epoch = math.ceil(n_train / batch) * step + evaluated * per_sample
-        out.append(replace(task, seconds=epochs * per_epoch + n_train * per_sample))  # + the final eval pass
+    with blas_limit(config.blas_threads):  # timed as the workers will run: with their BLAS threads
+        for task in tasks:
+            out.append(_estimate_task(task, data, config))
     return out
+
+
+def _estimate_task(task: Task, data: ExperimentData | None, config: RunConfig) -> Task:
+    experiment = get(task.experiment)
+    if task.variant is None or data is None:
+        return replace(task, seconds=0.5)
+    epochs = config.epochs if config.epochs is not None else experiment.epochs
+    step, per_sample = _step_seconds(experiment, task.variant, data, config)
+    batch = experiment.variants_for(config.protocol)[task.variant].batch_size
+    n_train, n_val = len(data.y_train), len(data.y_val)
+    evaluated = n_val + (n_train if config.protocol == "book" else 0)
+    per_epoch = math.ceil(n_train / batch) * step + evaluated * per_sample
+    return replace(task, seconds=epochs * per_epoch + n_train * per_sample)  # + the final eval pass
 
 
 def makespan(seconds: list[float], workers: int) -> float:
