@@ -10,7 +10,7 @@ import pytest
 from nnblocks.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-PLOTS = ["network_loss.png", "learning_rate_study.png", "gradient_check.png"]
+PLOTS = ["network_loss.png", "learning_rate_study.png", "learning_rate_study_long.png", "gradient_check.png"]
 
 
 def assert_pngs(folder):
@@ -27,6 +27,11 @@ def test_demo_in_process(tmp_path, capsys):
     assert "[faithful: the chapter's procedure]" in text
     assert "largest relative difference at the initial weights" in text
     assert "lr 1" in text and "nudge lost" in text
+    # the final weights, and the chapter's printed numbers beside this run's, with the verdict
+    assert "final weights after the last update: W1 [0.01424004" in text
+    assert "b2 after 100 epochs: book [-0.22443289]; this run [-0.22443289]" in text
+    assert "Verdict: reproduced" in text
+    assert "over 1000 epochs (as the chapter also plots): lr 0.01: W = 2.9" in text
     for name in PLOTS:
         assert str(out / name) in text  # the report prints where the plots went
     assert_pngs(out)
@@ -41,6 +46,7 @@ def test_demo_subprocess_default_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "initial loss 0.33455011" in proc.stdout  # float64 from the printed decimal weights
     assert "chain rule (step" in proc.stdout
+    assert "Verdict: differs" in proc.stdout and "not the chapter's procedure" in proc.stdout
     assert_pngs(tmp_path / "nnblocks-out" / "demo")
 
 

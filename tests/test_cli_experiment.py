@@ -35,7 +35,8 @@ def test_run_a_study_on_digits(tmp_path, capsys):
                  "--seed", "3", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
-    assert "[depth/2 hidden] epoch 2/2" in out  # progress lines
+    assert out.startswith("estimated duration: ")  # printed before any training
+    assert "done in" in out and "depth/2 hidden" in out and "[3/3]" in out  # progress across the variants
     for name in ("0 hidden", "1 hidden", "2 hidden"):
         assert name in out
     report = (tmp_path / "report.md").read_text()

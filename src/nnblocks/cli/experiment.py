@@ -4,6 +4,12 @@
     nnblocks experiment run scaling --dataset digits
     nnblocks experiment run learning-rate --data-dir ~/data/fashion-mnist --epochs 2 --subset 6000
     nnblocks experiment run all --dataset digits
+    nnblocks experiment run batchnorm --dataset mnist --data-dir ~/data/mnist --protocol book
+
+Before training, each run times the first steps of every variant and prints an estimate of its duration; it then
+trains the variants on ``--jobs`` worker processes (default: one per core, each with ``--blas-threads`` BLAS threads)
+and reports progress as each variant finishes. ``--protocol book`` measures as the book's notebooks do (see
+``nnblocks.experiments.base.PROTOCOLS``); the default protocol is nnblocks' own.
 
 Each run writes a Markdown report, curve plots (every variant on one figure) and, where the study is about weights
 or activations, histograms, to ``--out`` (default ``nnblocks-out/experiments/NAME``; with ``all``, one folder per
@@ -37,6 +43,14 @@ def register(subparsers: Any) -> None:
                    help="train on a seeded subset of N images and validate on N // 6 (a quick look)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights, shuffling and subsets")
     r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
+    r.add_argument("--protocol", choices=("nnblocks", "book"), default="nnblocks",
+                   help="nnblocks (default): train in train mode, validate in eval mode; book: measure as the book's "
+                        "notebooks do (second-pass training accuracy, batch norm trained in eval mode from epoch 2, "
+                        "dropout-on accuracies, unsquared L2)")
+    r.add_argument("--jobs", type=_positive_int, default=None,
+                   help="worker processes training variants side by side (default: the number of cores)")
+    r.add_argument("--blas-threads", type=_positive_int, default=None,
+                   help="BLAS threads per process (default: cores // jobs, so the machine is not oversubscribed)")
     r.add_argument("--quiet", action="store_true", help="print only the final table")
     r.set_defaults(func=run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -61,17 +75,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"nnblocks experiment: unknown experiment {args.name!r}; known: {', '.join(experiments.names())}, "
               "or 'all'", file=sys.stderr)
         return 2
-    config = experiments.RunConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download, epochs=args.epochs,
-                       subset=args.subset, seed=args.seed, out=args.out,
-                       log=None if args.quiet else (lambda line: print(line, flush=True)))
+    from nnblocks.experiments.schedule import cores
+
+    jobs = args.jobs or cores()
+    blas = args.blas_threads or max(1, cores() // jobs)
+    config = experiments.RunConfig(dataset=args.dataset, data_dir=args.data_dir, download=args.download,
+                                   epochs=args.epochs, subset=args.subset, seed=args.seed, out=args.out,
+                                   log=None if args.quiet else (lambda line: print(line, flush=True)),
+                                   protocol=args.protocol, blas_threads=blas)
     try:
         if args.name == "all":
-            results, path, seconds = experiments.run_all(config)
+            results, path, seconds = experiments.run_all(config, jobs=jobs)
             print()
             print(summary_text(results, seconds))
             print(f"\nsummary written to {path}")
         else:
-            result = experiments.run(args.name, config)
+            result = experiments.run(args.name, config, jobs=jobs)
             print()
             print(summary_text([result], result.seconds))
             print(f"report: {result.out / 'report.md' if result.out else '(not written)'}")

@@ -14,7 +14,7 @@ variant of a study is built from the same seed, so what differs between two curv
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -38,10 +38,50 @@ class RunConfig:
     seed: int = 0
     out: Path | None = None
     log: Callable[[str], None] | None = None
+    protocol: str = "nnblocks"  # or "book": each study's BookProtocol (see PROTOCOLS)
+    blas_threads: int | None = None  # BLAS threads of this process (threadpoolctl); None: leave as is
 
     def say(self, text: str) -> None:
         if self.log is not None:
             self.log(text)
+
+
+PROTOCOLS = {
+    "nnblocks": "train in train mode, validate in eval mode; training accuracy counted during the epoch; L2 squared",
+    "book": "the book's notebooks: training accuracy in a second pass after each epoch, plus each study's own "
+            "departures (batch norm trained in eval mode from epoch 2, dropout accuracies with dropout on, "
+            "unsquared L2)",
+}
+
+
+@dataclass(frozen=True)
+class BookProtocol:
+    """How a study's notebook measures, where it differs from nnblocks' protocol (used with ``--protocol book``).
+
+    - ``accuracy_mode``: the mode of the notebook's ``accuracy()``: ``"eval"`` (most notebooks), ``"train"``
+      (dropout: no ``eval()``, so dropout stays on) or ``"as-left"`` (batch norm: whatever mode the model is in);
+      the training accuracy is always a second pass over the training set after the epoch;
+    - ``eval_training_from``: the 1-based epoch from which the notebook trains in eval mode (batch norm: 2, since
+      ``val_loss`` calls ``eval()`` and nothing calls ``train()``);
+    - ``l2_squared``: False where the notebook's L2 penalty is 0.01 * sum of unsquared norms (``torch.norm(p, 2)``).
+    """
+
+    accuracy_mode: str = "eval"
+    eval_training_from: int | None = None
+    l2_squared: bool = True
+
+    def describe(self) -> list[str]:
+        lines = ["training accuracy measured in a second pass over the training set after each epoch ("
+                 + {"eval": "eval mode", "train": "train mode: dropout active",
+                    "as-left": "in the mode training left the model in"}[self.accuracy_mode] + ")"]
+        if self.accuracy_mode == "train":
+            lines.append("validation accuracy also measured with dropout active (the validation loss in eval mode)")
+        if self.eval_training_from is not None:
+            lines.append(f"from epoch {self.eval_training_from} on the network trains in eval mode (batch norm on the "
+                         "running statistics frozen after the previous epochs)")
+        if not self.l2_squared:
+            lines.append("L2 penalty 0.01 * sum over tensors of the unsquared norm ||p||")
+        return lines
 
 
 # ---- the parts of a variant ------------------------------------------------------------------------------------------
@@ -125,25 +165,36 @@ TINY = Inputs("tiny", extra=10_000)
 
 @dataclass(frozen=True)
 class Penalty:
-    """A term added to the training loss: ``weight * sum_p sum|p|`` (L1) or ``weight * sum_p sum p^2`` (L2, the
-    *squared* Euclidean norm), over every parameter, biases included. Built from ops, so backward differentiates it:
-    d/dp of the L1 term is ``weight * sign(p)``, of the L2 term ``2 * weight * p``."""
+    """A term added to the training loss, over every parameter tensor p, biases included:
+
+    - L1: ``weight * sum_p sum|p|``; its gradient is ``weight * sign(p)``;
+    - L2 (``squared=True``): ``weight * sum_p sum p^2``, the squared Euclidean norm; gradient ``2 * weight * p``;
+    - L2 (``squared=False``, the book's): ``weight * sum_p ||p||``, one unsquared norm per tensor; gradient
+      ``weight * p / ||p||`` (the same pull on every tensor, whatever its size; undefined at p = 0).
+
+    Built from ops, so backward differentiates it. (The library's own ``train.penalty`` is arriving in parallel;
+    the studies keep this one until the switch.)
+    """
 
     kind: str  # "l1" or "l2"
     weight: float
+    squared: bool = True  # L2 only
 
     def __call__(self, model: nn.Module) -> Tensor:
         if self.kind == "l1":
             terms = [p.abs().sum() for p in model.parameters()]
         elif self.kind == "l2":
-            terms = [(p * p).sum() for p in model.parameters()]
+            terms = [(p * p).sum() if self.squared else (p * p).sum().sqrt() for p in model.parameters()]
         else:
             raise ValueError(f"Penalty: kind must be 'l1' or 'l2', got {self.kind!r}")
         return sum(terms[1:], terms[0]) * self.weight
 
     def describe(self) -> str:
-        return (f"{self.weight:g} * sum |p|" if self.kind == "l1" else f"{self.weight:g} * sum p^2") + \
-            " over all parameters"
+        if self.kind == "l1":
+            return f"{self.weight:g} * sum |p| over all parameters"
+        if self.squared:
+            return f"{self.weight:g} * sum p^2 over all parameters (squared L2)"
+        return f"{self.weight:g} * sum of ||p|| over the parameter tensors (unsquared L2, the book's)"
 
 
 @dataclass(frozen=True)
@@ -216,7 +267,7 @@ class ExperimentResult:
     seed: int
     variants: list[VariantResult]
     seconds: float
-    notice: tuple[str, ...] = ()
+    notice: tuple[Any, ...] = ()  # sentences, or functions of this result returning one
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # measured observations and caveats, written in the report
@@ -250,6 +301,15 @@ class Study:
     description: str
     variants: tuple[Variant, ...]
     epochs: int
-    notice: tuple[str, ...]
+    notice: tuple[Any, ...]  # sentences, or functions of the ExperimentResult returning one (computed notes)
     pictures: tuple[str, ...] = ()
     chapter: int = 3
+    book_protocol: BookProtocol = BookProtocol()
+    verdict: Callable[[Any], Any] | None = None  # ExperimentResult -> verdict.Verdict, beside the book's numbers
+
+    def variants_for(self, protocol: str) -> tuple[Variant, ...]:
+        """The variants as ``protocol`` trains them (the book's L2 is unsquared)."""
+        if protocol != "book" or self.book_protocol.l2_squared:
+            return self.variants
+        return tuple(replace(v, penalty=replace(v.penalty, squared=False))
+                     if v.penalty is not None and v.penalty.kind == "l2" else v for v in self.variants)

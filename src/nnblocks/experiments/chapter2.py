@@ -5,13 +5,19 @@ MSE, SGD lr 0.001, 50 full-batch epochs. Then, in the order the chapter shows th
 
 1. the loss per epoch (and the very first step's numbers, kept so a test can redo that step by hand);
 2. the prediction for ``[[10, 11]]`` (the true sum is 21);
-3. the hidden layer's values after training, read with a forward hook, and again by calling the sub-modules;
+3. the hidden layer's values after training, read with a forward hook, and again by calling the sub-modules; the
+   hidden Linear's output before the ReLU, as the book prints it, and after it;
 4. the same training with a ``DataLoader`` of batch size 2 (two updates per epoch), from the same initial weights;
 5. ``summary()`` of the model;
 6. a checkpoint round trip: save, load into a freshly built model with other weights, predict the same.
+
+nnblocks' ``--seed 10`` draws other weights than PyTorch's ``torch.manual_seed(10)`` (another generator); with
+``--protocol book`` both runs start from the weights PyTorch draws for seed 10 (stored with the book's numbers),
+so the untrained loss and the hidden values are the book's own.
 """
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,9 +28,12 @@ import numpy as np
 
 from nnblocks import nn, no_grad, optim, random as nb_random
 from nnblocks.data import DataLoader, TensorDataset, chapter2_sum
+from nnblocks.experiments import book
 from nnblocks.experiments.base import ExperimentResult, RunConfig, VariantResult
-from nnblocks.experiments.figures import study_figure
-from nnblocks.experiments.report import epoch_rows, fmt, markdown_table
+from nnblocks.experiments.figures import whole_epochs, study_figure
+from nnblocks.experiments.report import epoch_rows, fmt, markdown_table, notice_lines
+from nnblocks.experiments.report_book import book_section
+from nnblocks.experiments.verdict import DIFFERS, REPRODUCED, Verdict
 from nnblocks.tensor import Tensor
 from nnblocks.train import Callback, fit, load_checkpoint, save_checkpoint
 from nnblocks.viz.figures import save_figure
@@ -32,9 +41,14 @@ from nnblocks.viz.figures import save_figure
 NEW_INPUT = np.array([[10.0, 11.0]], dtype=np.float32)
 
 
-def build_model(seed: int) -> nn.Sequential:
-    """``Linear(2, 8) -> ReLU -> Linear(8, 1)``, both layers initialised from one generator seeded with ``seed``."""
-    return nn.MLP([2, 8, 1], activation="relu", seed=seed)
+def build_model(seed: int, protocol: str = "nnblocks") -> nn.Sequential:
+    """``Linear(2, 8) -> ReLU -> Linear(8, 1)``, both layers initialised from one generator seeded with ``seed``;
+    with ``protocol="book"``, PyTorch's draw for ``torch.manual_seed(10)`` instead (the book's seeded run)."""
+    model = nn.MLP([2, 8, 1], activation="relu", seed=seed)
+    if protocol == "book":
+        weights = book.record("toy-sum").extra["pytorch_seed10_initial_weights"]["state_dict"]
+        model.load_state_dict({k: np.asarray(v, dtype=np.float32) for k, v in weights.items()})
+    return model
 
 
 class FirstStep(Callback):
@@ -63,6 +77,12 @@ def predict(model: nn.Module, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def pre_activations(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
+    """The hidden Linear's output on ``x``, before the ReLU: what the book prints (``input_to_hidden_layer(X)``)."""
+    with no_grad():
+        return model[0](Tensor(x)).data.copy()
+
+
 def hidden_values(model: nn.Sequential, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ReLU layer's output on ``x``: once caught by a forward hook, once by calling ``model[0]`` then ``model[1]``."""
     caught: list[np.ndarray] = []
@@ -74,6 +94,32 @@ def hidden_values(model: nn.Sequential, x: np.ndarray) -> tuple[np.ndarray, np.n
     with no_grad():
         direct = model[1](model[0](Tensor(x))).data.copy()
     return caught[0], direct
+
+
+def printed_tolerance(printed: np.ndarray) -> np.ndarray:
+    """Half a unit in the last digit the book printed: its tensors show 5 significant digits (``-4.0139e-01``)."""
+    magnitude = np.floor(np.log10(np.maximum(np.abs(printed), 1e-30)))
+    return 0.5e-4 * 10.0 ** magnitude + 1e-6  # + float32 rounding of the computation itself
+
+
+def toy_sum_verdict(result: ExperimentResult) -> Verdict:
+    """The book's printed numbers against this run: exact matches expected only from PyTorch's seed-10 weights."""
+    record, e = book.record("toy-sum"), result.extra
+    hidden = np.asarray(record.value("hidden pre-activations after 50 epochs, seed 10 (rows: samples)"))
+    loss = record.value("untrained loss, seed 10")
+    worst = float(np.max(np.abs(e["pre_activations"] - hidden))) if result.epochs == 50 else math.nan
+    within = result.epochs == 50 and bool(np.all(np.abs(e["pre_activations"] - hidden) <= printed_tolerance(hidden)))
+    same_loss = abs(e["untrained_loss"] - loss) <= 0.5e-4
+    measured = (f"{e['parameters']} parameters (book 33); untrained loss {e['untrained_loss']:.4f} (book {loss}); "
+                f"hidden pre-activations after {result.epochs} epochs off the book's by up to {worst:.2g}; "
+                f"prediction for [10, 11] {e['prediction']:.4f} (book 20.7331, an unseeded run)")
+    if within and same_loss and e["parameters"] == 33:
+        return Verdict(REPRODUCED, measured, "every printed digit of the seeded run")
+    why = ("nnblocks' seed draws other initial weights than torch.manual_seed(10): run --protocol book to start "
+           "from PyTorch's draw" if e.get("protocol") != "book" else "")
+    if result.epochs != 50:
+        why = "; ".join(p for p in (why, f"{result.epochs} epochs, not the book's 50") if p)
+    return Verdict(DIFFERS, measured, why)
 
 
 def _mse(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -90,8 +136,10 @@ class ToySum:
     description: str = ("Linear(2, 8) -> ReLU -> Linear(8, 1), MSE, SGD lr 0.001, on x = [[1,2],[3,4],[5,6],[7,8]] and "
                         "y = x1 + x2: full batch, then a DataLoader of batch size 2; predictions, hidden values, "
                         "summary() and a checkpoint round trip.")
-    notice: tuple[str, ...] = (
-        "The loss falls by orders of magnitude in 50 epochs: a tiny network learns the sum from four samples.",
+    notice: tuple[Any, ...] = (
+        lambda r: (f"Expected: the loss falls by orders of magnitude: a tiny network learns the sum from four "
+                   f"samples. This run: {r.variants[0].history['loss'][0]:.4g} -> "
+                   f"{r.variants[0].history['loss'][-1]:.4g} in {r.epochs} epochs."),
         "The prediction for [10, 11] is close to 21 although no training input was that large: the ReLU network is "
         "piecewise linear and the target is linear, so it extrapolates well along this direction.",
         "With batch size 2 there are two updates per epoch instead of one, so per epoch the loss falls faster; "
@@ -117,17 +165,19 @@ class ToySum:
         epochs = config.epochs if config.epochs is not None else self.epochs
         seed = config.seed
         x, y = chapter2_sum()
-        config.say(f"{self.name}: {self.title} ({epochs} epochs, seed {seed})")
+        protocol = config.protocol
+        config.say(f"{self.name}: {self.title} ({epochs} epochs, "
+                   + ("PyTorch's seed-10 initial weights)" if protocol == "book" else f"seed {seed})"))
         started = time.perf_counter()
         nb_random.manual_seed(seed)
 
-        model = build_model(seed)
+        model = build_model(seed, protocol)
         first_output = predict(model, x)
         first = FirstStep()
         history, optimizer, seconds = self._train(model, len(x), epochs, seed, first)
         config.say(f"  [full batch] loss {history['loss'][0]:.4g} -> {history['loss'][-1]:.4g}")
 
-        model2 = build_model(seed)  # the same initial weights
+        model2 = build_model(seed, protocol)  # the same initial weights
         history2, _, seconds2 = self._train(model2, 2, epochs, seed)
         config.say(f"  [batch size 2] loss {history2['loss'][0]:.4g} -> {history2['loss'][-1]:.4g}")
 
@@ -164,7 +214,9 @@ class ToySum:
             first_step={"initial": first.before, "output": first_output, "loss": first.loss, "after": first.after,
                         "lr": self.lr},
             prediction=float(prediction[0, 0]), hidden_hook=hooked, hidden_direct=direct, summary=summary,
-            checkpoint=roundtrip)
+            checkpoint=roundtrip, pre_activations=pre_activations(model, x), protocol=protocol,
+            parameters=sum(p.numel() for p in model.parameters()), untrained_loss=float(np.mean((first_output - y) ** 2)))
+        result.extra["verdict"] = toy_sum_verdict(result)
         result.notes += [f"prediction for [10, 11]: {prediction[0, 0]:.4f} (true sum 21)",
                          f"final MSE on the four samples: full batch {variants[0].final['train_loss_eval']:.4g}, "
                          f"batch size 2 {variants[1].final['train_loss_eval']:.4g}"]
@@ -187,6 +239,7 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     for v, color in zip(result.variants, ("#1f77b4", "#d62728")):
         ax.plot(v.history["epoch"], v.history["loss"], marker="o", markersize=3, color=color, label=v.name)
     ax.set_yscale("log")
+    whole_epochs(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training MSE (mean over the epoch's batches)")
     ax.legend()
@@ -199,8 +252,10 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     first, ckpt = e["first_step"], e["checkpoint"]
     samples = [str(list(map(int, row))) for row in x]
     lines = [f"# `{result.name}`: {result.title}", "", result.description, "", "## Configuration", "",
-             f"- data: {result.data}", f"- model: Linear(2, 8) -> ReLU -> Linear(8, 1), initial weights from seed "
-             f"{result.seed}; both runs start from the same weights", f"- loss: MSE; optimizer SGD(lr={first['lr']:g}); "
+             f"- data: {result.data}", "- model: Linear(2, 8) -> ReLU -> Linear(8, 1), initial weights "
+             + ("PyTorch draws for torch.manual_seed(10) (`--protocol book`)" if e.get("protocol") == "book" else
+                f"from nnblocks' seed {result.seed} (not PyTorch's: `--seed 10` is another draw than the book's "
+                "torch.manual_seed(10); `--protocol book` loads that one)") + "; both runs start from the same weights", f"- loss: MSE; optimizer SGD(lr={first['lr']:g}); "
              f"{result.epochs} epochs", "",
              markdown_table(["run"] + list(result.variants[0].config),
                             [[v.name] + list(v.config.values()) for v in result.variants]), "",
@@ -216,7 +271,10 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
              + f"; first loss (MSE) {first['loss']:.6f}. The weights before and after that step are kept in the "
              "experiment's result (`extra['first_step']`), and the test suite redoes this step by hand in NumPy.", "",
              "### Hidden layer after training", "",
-             "ReLU outputs (rows: samples, columns: the 8 hidden units), read with a forward hook on `model[1]`:", "",
+             "The hidden Linear's outputs before the ReLU (rows: samples, columns: the 8 hidden units), "
+             "`model[0](x)`: what the book prints (`input_to_hidden_layer(X)`):", "",
+             _matrix(e["pre_activations"], samples, "z"), "",
+             "After the ReLU, read with a forward hook on `model[1]`:", "",
              _matrix(e["hidden_hook"], samples, "h"), "",
              "Calling the sub-modules directly, `model[1](model[0](x))`, gives "
              + ("exactly the same values." if np.array_equal(e["hidden_hook"], e["hidden_direct"])
@@ -229,7 +287,8 @@ def write_toy_sum_outputs(result: ExperimentResult, out: Path) -> list[Path]:
              f"{ckpt['prediction_before_load']:.4f} for [10, 11]; after loading the checkpoint it predicts "
              f"{ckpt['prediction_after_load']:.4f}. Largest difference from the trained model's predictions on the "
              f"four samples: {ckpt['max_abs_difference']:g}; history restored: {ckpt['history_restored']}.", "",
-             "## What to notice", ""] + [f"- {line}" for line in result.notice] + ["", "## Per-epoch values", ""]
+             *book_section(result.name, e.get("verdict"), e.get("protocol", "nnblocks")),
+             "## What to notice", "", *notice_lines(result), "", "## Per-epoch values", ""]
     for v in result.variants:
         header, rows = epoch_rows(v)
         lines += [f"### {v.name}", "", markdown_table(header, rows), ""]

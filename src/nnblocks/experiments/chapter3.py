@@ -6,7 +6,9 @@ the input size adapts (64) and "scaled" means /16, the digits' largest pixel.
 """
 from __future__ import annotations
 
-from nnblocks.experiments.base import MLP, RAW, SCALED, TINY, Opt, Penalty, Plateau, Study, Variant
+from nnblocks.experiments import chapter3_findings as found
+from nnblocks.experiments.base import (MLP, RAW, SCALED, TINY, BookProtocol, Opt, Penalty, Plateau, Study,
+                                       Variant)
 
 # L2 as a penalty adds lambda * ||w||^2 to the loss, whose gradient is 2 * lambda * w; decoupled weight decay
 # subtracts lr * wd * w from the weights directly. wd = 2 * lambda makes the two the very same update under plain
@@ -24,6 +26,7 @@ SCALING = Study(
             "gradients: at lr 1e-2 SGD overshoots, the loss is huge or erratic and accuracy stays low.",
             "Scaled inputs train smoothly from the first epoch: the learning rate that suits [0, 1] inputs is far "
             "too large for 0..255 ones. Scaling is part of the model, not an afterthought."),
+    verdict=found.scaling_verdict,
 )
 
 BATCH_SIZE = Study(
@@ -36,6 +39,7 @@ BATCH_SIZE = Study(
             "number of epochs the small batch is far better trained, though each of its steps is noisier.",
             "Each epoch of the large batch is faster (fewer, larger matrix products), but per epoch it learns much "
             "less; with a data set smaller than 10,000 (digits) it is plain full-batch gradient descent."),
+    verdict=found.batch_size_verdict,
 )
 
 OPTIMIZER = Study(
@@ -47,6 +51,7 @@ OPTIMIZER = Study(
             "small gradients still move.",
             "At lr 1e-2 Adam is at the high end of its comfortable range: its validation loss can stop improving or "
             "rise while the training loss keeps falling (overfitting / too-large steps) - compare both panels."),
+    verdict=found.optimizer_verdict,
 )
 
 LEARNING_RATE = Study(
@@ -59,11 +64,11 @@ LEARNING_RATE = Study(
     pictures=("weights",),
     notice=("lr 1e-1 is too high: the loss jumps around and accuracy is poor (on raw inputs it may even blow up; "
             "a run that diverges is recorded and the others go on).",
-            "lr 1e-5 is too low: after 5 epochs the network has barely moved from its initial weights (its weight "
-            "histograms still look like the uniform initialisation).",
+            found.low_lr_notice,
             "lr 1e-3 works on scaled inputs; on raw inputs the same lr behaves like a much larger one, because the "
             "inputs multiply the first layer's gradient.",
             "Large learning rates spread the weights out (wide histograms); small ones leave them where they started."),
+    verdict=found.learning_rate_verdict,
 )
 
 LR_ANNEALING = Study(
@@ -77,7 +82,8 @@ LR_ANNEALING = Study(
             "cuts come early and often once the network starts to overfit.",
             "After the cuts the curves flatten: smaller steps settle into a minimum instead of bouncing around it, "
             "and the validation loss drifts up less than with the constant rate.",
-            "The rate used in each epoch is in the per-epoch table and in learning-rate.png."),
+            found.annealing_notice),
+    verdict=found.annealing_verdict,
 )
 
 DEPTH = Study(
@@ -87,8 +93,9 @@ DEPTH = Study(
               Variant("2 hidden", model=MLP(hidden=(1000, 1000)))),
     epochs=5,
     notice=("A hidden layer gives a clear gain over the linear model.",
-            "A second hidden layer adds a million parameters but little or no validation accuracy on this data in 5 "
-            "epochs; it fits the training set faster (watch the gap between training and validation)."),
+            "A second hidden layer adds a million parameters but little or no validation accuracy in 5 epochs.",
+            found.depth_fit_notice),
+    verdict=found.depth_verdict,
 )
 
 BATCHNORM = Study(
@@ -113,7 +120,12 @@ BATCHNORM = Study(
             "than the running mean (momentum 0.1) follows. The running mean is then off by more than the signal. "
             "Evaluating with the validation set's own batch statistics (train mode) hides this.",
             "Dropping the redundant bias before batch norm (the usual practice) removes the jitter: the eval-mode "
-            "validation accuracy then matches the training accuracy."),
+            "validation accuracy then matches the training accuracy.",
+            "The book's notebook (current version) never calls model.train() after its first validation, so from "
+            "epoch 2 on it trains in eval mode, on running statistics frozen after epoch 1: --protocol book does "
+            "the same, and training then adapts to the very normalisation that validation uses."),
+    book_protocol=BookProtocol(accuracy_mode="as-left", eval_training_from=2),
+    verdict=found.batchnorm_verdict,
 )
 
 DROPOUT = Study(
@@ -125,10 +137,13 @@ DROPOUT = Study(
     pictures=("weights",),
     notice=("Without dropout the training accuracy heads to ~100 % while the validation accuracy stalls: the gap is "
             "overfitting.",
-            "With dropout the gap between training (eval mode) and validation is smaller, and validation loss rises "
-            "later or not at all.",
+            found.dropout_gap_notice,
             "The *logged* training loss of the dropout run is measured with units dropped, so it is higher than its "
-            "eval-mode training loss - use the eval-mode columns to compare."),
+            "eval-mode training loss - use the eval-mode columns to compare.",
+            "The book's notebook measures both accuracies with dropout still active (its accuracy() never calls "
+            "eval()); --protocol book does the same (val_accuracy_train_mode)."),
+    book_protocol=BookProtocol(accuracy_mode="train"),
+    verdict=found.dropout_verdict,
 )
 
 REGULARIZATION = Study(
@@ -155,11 +170,16 @@ REGULARIZATION = Study(
               Variant(f"AdamW wd={DECOUPLED_WEIGHT_DECAY:g}", optimizer=Opt("AdamW", 1e-3, DECOUPLED_WEIGHT_DECAY))),
     epochs=30,
     pictures=("weights",),
-    notice=("Both penalties shrink the weights (narrower histograms) and reduce the gap between training and "
-            "validation accuracy; L1 piles many weights up at (nearly) zero, L2 shrinks them all smoothly.",
+    notice=("Both penalties shrink the weights (narrower histograms); L1 piles many weights up at (nearly) zero, L2 "
+            "shrinks them all smoothly.",
+            found.penalty_gap_notice,
             "At 1e-2 the L2 penalty is strong: it can dominate the data loss (see the penalty column) and cost "
             "accuracy - regularization trades training fit for a smaller gap.",
-            "AdamW with the 'same' coefficient regularizes far more gently than the L2 penalty under Adam."),
+            "AdamW with the 'same' coefficient regularizes far more gently than the L2 penalty under Adam.",
+            "The book's L2 is 0.01 * sum of the unsquared norms ||p|| (torch.norm(p, 2)), not 0.01 * sum p^2: "
+            "--protocol book uses it."),
+    book_protocol=BookProtocol(l2_squared=False),
+    verdict=found.regularization_verdict,
 )
 
 STUDIES = (SCALING, BATCH_SIZE, OPTIMIZER, LEARNING_RATE, LR_ANNEALING, DEPTH, BATCHNORM, DROPOUT, REGULARIZATION)

@@ -32,16 +32,17 @@ def study_figure(size: tuple[float, float], constrained: bool = True) -> Any:
     return fig
 
 
-def _whole_epochs(ax: Any) -> None:
+def whole_epochs(ax: Any) -> None:
     """Ticks on whole epochs only."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
-def train_loss_key(history: Any) -> str:
-    """The training curve to compare: the data loss alone when the history also holds a penalty."""
-    return "data_loss" if "data_loss" in history else "loss"
+def train_accuracy_key(history: Any) -> str:
+    """The training accuracy to draw: the book's second pass when the run measured one, else fit's (during the
+    epoch)."""
+    return "train_accuracy" if "train_accuracy" in history else "accuracy"
 
 
 def _curve(ax: Any, v: VariantResult, key: str, color: str, scale: float = 1.0) -> list[float]:
@@ -63,21 +64,28 @@ def _curve(ax: Any, v: VariantResult, key: str, color: str, scale: float = 1.0) 
 def curves_figure(variants: Sequence[VariantResult], title: str) -> Any:
     """Training / validation loss (top) and accuracy (bottom), every variant on the same axes."""
     fig = study_figure((11.0, 7.5))
-    panels = [("training loss", lambda v: train_loss_key(v.history), 1.0),
+    second_pass = any("train_accuracy" in v.history for v in variants)
+    penalized = any("penalty" in v.history for v in variants)
+    # The training loss is the logged one (the table's "train loss (logged)"): penalty included where there is one.
+    panels = [("training loss (mean over the epoch's batches" + (", penalty included; dashed: data loss)"
+                                                                   if penalized else ")"), lambda v: "loss", 1.0),
               ("validation loss", lambda v: "val_loss", 1.0),
-              ("training accuracy (%)", lambda v: "accuracy", 100.0),
+              ("training accuracy (%), " + ("second pass after each epoch" if second_pass else
+                                            "counted during the epoch"), lambda v: train_accuracy_key(v.history), 100.0),
               ("validation accuracy (%)", lambda v: "val_accuracy", 100.0)]
     for k, (name, key_of, scale) in enumerate(panels):
         ax = fig.add_subplot(2, 2, k + 1)
         seen: list[float] = []
         for i, v in enumerate(variants):
             seen += _curve(ax, v, key_of(v), COLORS[i % len(COLORS)], scale)
+            if k == 0 and "data_loss" in v.history:
+                ax.plot(v.history["epoch"], v.history["data_loss"], linestyle="--", color=COLORS[i % len(COLORS)])
         positive = [x for x in seen if x > 0]
         if scale == 1.0 and positive and max(positive) / min(positive) > 50:
             ax.set_yscale("log")  # a raw-pixel or huge-lr run would flatten every other curve
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
-        _whole_epochs(ax)
+        whole_epochs(ax)
         ax.grid(alpha=0.3)
         if k == 0:
             ax.legend(fontsize=8)
@@ -95,18 +103,27 @@ def learning_rate_figure(variants: Sequence[VariantResult], title: str) -> Any:
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate used in the epoch")
-    _whole_epochs(ax)
+    whole_epochs(ax)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig
 
 
+def _compact_count(value: float, _position: Any = None) -> str:
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
 def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, str]]]], title: str) -> Any:
     """A grid of histograms: one row per variant, one column per layer."""
+    from matplotlib.ticker import FuncFormatter
+
     n_cols = max(len(panels) for _, panels in rows)
     height = 2.3 * len(rows) + 0.6
     fig = study_figure((3.3 * n_cols, height), constrained=False)
-    fig.subplots_adjust(left=0.09 / n_cols ** 0.5, right=0.98, bottom=0.35 / height, top=1 - 0.9 / height,
+    fig.subplots_adjust(left=0.25 / n_cols, right=0.98, bottom=0.35 / height, top=1 - 0.9 / height,
                         hspace=0.75, wspace=0.3)
     for r, (row_name, panels) in enumerate(rows):
         for c, (name, values, note) in enumerate(panels):
@@ -121,18 +138,19 @@ def _histogram_rows(rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray, st
                 stats = ""
             ax.set_title(f"{row_name}: {name}\n{stats}{note}", fontsize=7.5)
             ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_formatter(FuncFormatter(_compact_count))  # '120k', not '120000' clipped at the figure's edge
     fig.suptitle(title, fontsize=10)
     return fig
 
 
 def weights_figure(variants: Sequence[VariantResult]) -> Any:
-    """Every weight matrix (2-D parameter) of every variant's final model."""
+    """Every parameter of every variant's final model: each layer's weights and its biases, as the book shows them."""
     rows = []
     for v in variants:
         panels = [(f"{name} {'x'.join(map(str, p.shape))}", np.asarray(p.data), "")
-                  for name, p in v.model.named_parameters() if p.ndim >= 2]
+                  for name, p in v.model.named_parameters()]
         rows.append((v.name, panels))
-    return _histogram_rows(rows, "final weights per layer (one row per variant)")
+    return _histogram_rows(rows, "final weights and biases per layer (one row per variant)")
 
 
 def activations_figure(variants: Sequence[VariantResult], X: dict[str, np.ndarray]) -> Any:

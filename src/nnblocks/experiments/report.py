@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from nnblocks.experiments.base import ExperimentResult, VariantResult
 from nnblocks.experiments.figures import activations_figure, curves_figure, learning_rate_figure, weights_figure
+from nnblocks.experiments.report_book import book_section, verdict_rows
 from nnblocks.viz.figures import save_figure
 
 
@@ -74,13 +75,33 @@ RESULTS_HEADER = ["variant", "status", "epochs run", "train loss (logged)", "of 
 COLUMNS_EXPLAINED = (
     "*train loss (logged)* is what `fit` recorded during the last epoch: the sample-weighted mean of the batch losses "
     "with the weights changing along the way, in training mode (dropout active, batch norm on batch statistics), "
-    "and **including the penalty** for penalized variants (*of which data* / *of which penalty* split it). "
-    "*train loss / acc (eval)* measure the final weights on the whole training set in eval mode without any "
-    "penalty; compare those with *val loss / acc* (also eval mode, no penalty) to judge overfitting.")
+    "and **including the penalty** for penalized variants (*of which data* / *of which penalty* split it); the "
+    "curves' training loss is the same number. *train loss / acc (eval)* measure the final weights on the whole "
+    "training set in eval mode without any penalty; compare those with *val loss / acc* (also eval mode, no "
+    "penalty) to judge overfitting. In the per-epoch tables, *accuracy* is counted **during** the epoch, on "
+    "batches seen while the weights changed (so after epoch 1 it can fall below the validation accuracy); "
+    "*train_accuracy* (with `--protocol book`) is the book's second pass over the training set after the epoch.")
+
+
+def notice_lines(result: ExperimentResult) -> list[str]:
+    """The study's "what to notice": fixed sentences as they are, computed ones (functions) evaluated on this run."""
+    lines = []
+    for item in result.notice:
+        if callable(item):
+            try:
+                item = item(result)
+            except (KeyError, StopIteration, ValueError, ZeroDivisionError) as exc:  # a variant missing or diverged
+                item = f"(a note could not be computed from this run: {type(exc).__name__} {exc})"
+        lines.append(f"- {item}")
+    return lines
+
+
+EPOCH_KEYS = ("loss", "data_loss", "penalty", "accuracy", "train_accuracy", "val_loss", "val_accuracy",
+              "val_accuracy_train_mode", "lr")
 
 
 def epoch_rows(v: VariantResult) -> tuple[list[str], list[list[str]]]:
-    keys = [k for k in ("loss", "data_loss", "penalty", "accuracy", "val_loss", "val_accuracy", "lr") if k in v.history]
+    keys = [k for k in EPOCH_KEYS if k in v.history]
     header = ["epoch"] + keys + (["seconds"] if len(v.history.times) == len(v.history) else [])
     rows = []
     for i in range(len(v.history)):
@@ -107,14 +128,18 @@ def report_markdown(result: ExperimentResult, figures: Sequence[str] = ()) -> st
                 ""]
     out += ["## Results", "", markdown_table(RESULTS_HEADER, results_rows(variants)), "", COLUMNS_EXPLAINED, ""]
     out += [f"![{name}]({name})" for name in figures] + [""]
+    out += book_section(result.name, result.extra.get("verdict"), result.extra.get("protocol", "nnblocks"),
+                        result.extra.get("book_protocol", ()))
     if result.notice:
         out += ["## What to notice", ""]
         if "fashion-mnist" not in result.data.lower() and result.name != "toy-sum":
             # The notes describe the book's data; on other data the measured results below are what to trust.
-            out += [f"These notes describe the book's setting (Fashion-MNIST, pixels 0..255). This run used {result.data}, "
-                    "so where the measured results below disagree with them, the measurements are the finding "
-                    "(e.g. digits' raw pixels only reach 16, which changes the scaling and learning-rate studies).", ""]
-        out += [f"- {line}" for line in result.notice] + [""]
+            example = (" (e.g. digits' raw pixels only reach 16, which changes the scaling and learning-rate studies)"
+                       if result.extra.get("dataset") == "digits" else "")
+            out += [f"These notes describe the book's setting (Fashion-MNIST, pixels 0..255). This run used "
+                    f"{result.data}, so where the measured results below disagree with them, the measurements are "
+                    f"the finding{example}. Notes that begin with *Expected* are computed from this run.", ""]
+        out += notice_lines(result) + [""]
     if result.notes:
         out += ["## Measured in this run", ""] + [f"- {line}" for line in result.notes] + [""]
     out += ["## Per-epoch values", ""]
@@ -136,8 +161,12 @@ def _json_number(x: float) -> Any:
 
 
 def results_json(result: ExperimentResult) -> dict[str, Any]:
+    verdict = result.extra.get("verdict")
     return {"name": result.name, "title": result.title, "data": result.data, "epochs": result.epochs,
             "seed": result.seed, "seconds": result.seconds, "notes": result.notes,
+            "protocol": result.extra.get("protocol", "nnblocks"),
+            "verdict": None if verdict is None else {"status": verdict.status, "measured": verdict.measured,
+                                                     "why": verdict.why},
             "variants": [{"name": v.name, "config": v.config, "status": v.status, "diverged": v.diverged,
                           "seconds": v.seconds, "final": {k: _json_number(x) for k, x in v.final.items()},
                           "cuts": [list(c) for c in v.cuts],
@@ -188,7 +217,11 @@ def summary_rows(results: Sequence[ExperimentResult]) -> list[list[str]]:
 
 def summary_markdown(results: Sequence[ExperimentResult], seconds: float, heading: str = "") -> str:
     lines = [f"# nnblocks experiments: summary", ""] + ([heading, ""] if heading else [])
-    lines += [markdown_table(SUMMARY_HEADER, summary_rows(results)), "",
+    verdicts = verdict_rows(results)
+    if verdicts:
+        lines += ["## Beside the book", "", markdown_table(["study", "the book's conclusion", "verdict", "this run"],
+                                                           verdicts), ""]
+    lines += ["## Every variant", "", markdown_table(SUMMARY_HEADER, summary_rows(results)), "",
               "Train loss/accuracy: the final weights on the training set in eval mode, without penalty (toy-sum: "
               "the MSE of the final model on the four samples). Time: training wall time of the variant.", "",
               "| study | wall time | report |", "|---|---|---|"]
@@ -198,4 +231,8 @@ def summary_markdown(results: Sequence[ExperimentResult], seconds: float, headin
 
 
 def summary_text(results: Sequence[ExperimentResult], seconds: float) -> str:
-    return text_table(SUMMARY_HEADER, summary_rows(results)) + f"\n\ntotal wall time {seconds:.1f} s"
+    verdicts = [[r[0], r[2]] for r in verdict_rows(results)]
+    text = text_table(SUMMARY_HEADER, summary_rows(results))
+    if verdicts:
+        text += "\n\n" + text_table(["study", "beside the book"], verdicts)
+    return text + f"\n\ntotal wall time {seconds:.1f} s"

@@ -13,6 +13,10 @@ Done the careful way:
   and, with dropout, a thinned network, so they are not the right side of an overfitting comparison.
 - A variant whose loss becomes NaN/inf (``TrainingDiverged``) is recorded with the epochs it completed and the
   message, and the study goes on with the other variants.
+- The history's ``accuracy`` is counted during the epoch, with the weights changing under it (``fit``'s number).
+  With ``--protocol book`` the study's ``BookProtocol`` adds the notebooks' way: ``train_accuracy``, a second pass
+  over the training set after each epoch (``SecondPass``), training in eval mode from a given epoch
+  (``EvalModeFrom``), and the unsquared L2 (``Study.variants_for``).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 
 from nnblocks import nn, no_grad, random as nb_random
 from nnblocks.data import DataLoader, TensorDataset
-from nnblocks.experiments.base import ExperimentResult, RunConfig, Study, Variant, VariantResult
+from nnblocks.experiments.base import BookProtocol, ExperimentResult, RunConfig, Study, Variant, VariantResult
 from nnblocks.experiments.data import ExperimentData
 from nnblocks.tensor import Tensor
 from nnblocks.train import Callback, History, LRSchedulerCallback, TrainingDiverged, evaluate, fit
@@ -86,6 +90,56 @@ class EpochPrinter(Callback):
         self.started = now
 
 
+class SecondPass(Callback):
+    """The notebooks' training accuracy: after each epoch, a pass over the training set with the final weights.
+
+    ``mode`` is the notebook's ``accuracy()``: ``"eval"`` (eval mode), ``"train"`` (dropout stays active; the
+    validation accuracy is then re-measured the same way, as ``val_accuracy_train_mode``) or ``"as-left"`` (the
+    model's current mode: batch norm in train mode also updates its running statistics, as in the notebook).
+    Outside eval mode the batches are the training batches, since batch statistics depend on their size.
+    """
+
+    def __init__(self, mode: str, train_loader: Any, eval_loader: Any, val_loader: Any) -> None:
+        self.mode, self.train_loader, self.eval_loader, self.val_loader = mode, train_loader, eval_loader, val_loader
+        self.train_accuracy: list[float] = []
+        self.val_accuracy_train_mode: list[float] = []
+
+    def _accuracy(self, loader: Any) -> float:
+        model = self.ctx.model  # type: ignore[union-attr]
+        correct = seen = 0
+        with no_grad(), np.errstate(over="ignore", invalid="ignore"):
+            for x, y in loader:
+                correct += int(np.sum(model(x).data.argmax(axis=1) == y.data))
+                seen += len(y.data)
+        return correct / max(seen, 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        model = self.ctx.model  # type: ignore[union-attr]
+        was_training = model.training
+        if self.mode == "eval":
+            model.eval()
+        elif self.mode == "train":
+            model.train()
+        try:
+            self.train_accuracy.append(self._accuracy(self.eval_loader if self.mode == "eval" else self.train_loader))
+            if self.mode == "train":
+                self.val_accuracy_train_mode.append(self._accuracy(self.val_loader))
+        finally:
+            model.train(was_training)
+
+
+class EvalModeFrom(Callback):
+    """Train in eval mode from the 1-based epoch ``first`` on, as a notebook whose ``val_loss`` calls ``eval()`` and
+    that never calls ``train()`` again (``fit`` sets train mode once, and ``evaluate`` restores the mode it found)."""
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        if epoch + 1 >= self.first:
+            self.ctx.model.eval()  # type: ignore[union-attr]
+
+
 def _add_column(history: History, key: str, values: list[float]) -> None:
     """Attach a per-epoch column recorded outside ``fit`` (padded with NaN if training stopped mid-epoch)."""
     n = len(history)
@@ -96,7 +150,7 @@ def final_metrics(model: nn.Module, history: History, train_loader_eval: Any) ->
     """The last epoch's logged numbers plus the final weights measured on the training set in eval mode."""
     last = history.last()
     out = {key: float(last.get(key, math.nan)) for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    for key in ("data_loss", "penalty"):
+    for key in ("data_loss", "penalty", "train_accuracy", "val_accuracy_train_mode"):
         if key in last:
             out[key] = float(last[key])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -108,9 +162,11 @@ def final_metrics(model: nn.Module, history: History, train_loader_eval: Any) ->
     return out
 
 
-def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: RunConfig,
-                  label: str = "", inputs_cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> VariantResult:
-    """Build the variant from ``config.seed``, train it with ``fit``, and return its result (diverged or not)."""
+def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: RunConfig, label: str = "",
+                  inputs_cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                  book: BookProtocol | None = None) -> VariantResult:
+    """Build the variant from ``config.seed``, train it with ``fit``, and return its result (diverged or not).
+    ``book``: the study's ``BookProtocol``, applied when ``config.protocol == "book"``."""
     nb_random.manual_seed(config.seed)  # anything drawing from the global generator starts the same way too
     model = variant.model(data.n_features, data.n_classes, config.seed)
     optimizer = variant.optimizer(model.parameters())
@@ -133,6 +189,14 @@ def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: R
     scheduler = variant.scheduler(optimizer, verbose=config.log is not None) if variant.scheduler else None
     if scheduler is not None:
         callbacks.append(LRSchedulerCallback(scheduler, monitor="val_loss"))
+    second_pass = None
+    if config.protocol == "book":
+        book = book or BookProtocol()
+        train_eval_loader = DataLoader(train_set, batch_size=VAL_BATCH)
+        second_pass = SecondPass(book.accuracy_mode, train_loader, train_eval_loader, val_loader)
+        callbacks.append(second_pass)
+        if book.eval_training_from is not None:
+            callbacks.append(EvalModeFrom(book.eval_training_from))
     callbacks.append(EpochPrinter(config, label or variant.name, epochs))
 
     started = time.perf_counter()
@@ -147,6 +211,10 @@ def train_variant(variant: Variant, data: ExperimentData, epochs: int, config: R
     if penalty_log is not None:
         _add_column(history, "data_loss", penalty_log.data_loss)
         _add_column(history, "penalty", penalty_log.penalty)
+    if second_pass is not None:
+        _add_column(history, "train_accuracy", second_pass.train_accuracy)
+        if second_pass.val_accuracy_train_mode:
+            _add_column(history, "val_accuracy_train_mode", second_pass.val_accuracy_train_mode)
     train_eval_loader = DataLoader(train_set, batch_size=VAL_BATCH)
     result = VariantResult(variant.name, variant.describe(data.n_features, data.n_classes, data.pixel_max),
                            history, seconds, diverged=diverged, model=model,
@@ -169,16 +237,35 @@ def batch_statistics_accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) ->
         model.train(was_training)
 
 
+def batchnorm_eval_gaps(result: ExperimentResult, data: ExperimentData, study: Study) -> dict[str, tuple[float, float]]:
+    """Per batch-norm variant: (validation accuracy in eval mode, with the validation set's own batch statistics)."""
+    out = {}
+    for variant, v in zip(study.variants, result.variants):
+        if variant.model.batchnorm and not variant.model.dropout and math.isfinite(v.final["val_accuracy"]):
+            X = variant.inputs(data.X_val, data.pixel_max)
+            out[v.name] = (v.final["val_accuracy"], batch_statistics_accuracy(v.model, X, data.y_val))
+    return out
+
+
+# Eval mode is "broken" for a batch-norm model when its running statistics score this much below the validation
+# set's own batch statistics: then an eval-mode train/validation gap says nothing about overfitting.
+BROKEN_EVAL_POINTS = 10.0
+
+
 def measured_notes(result: ExperimentResult, data: ExperimentData, study: Study) -> list[str]:
     """Plain-words observations of this run (rankings, gaps, steps, cuts, divergences) for the report."""
     notes = []
     done = [v for v in result.variants if math.isfinite(v.final.get("val_accuracy", math.nan))]
+    bn = result.extra.get("batchnorm_accuracy", {})
+    broken = {n for n, (ev, bs) in bn.items() if 100 * (bs - ev) > BROKEN_EVAL_POINTS}
     ranked = sorted(done, key=lambda v: -v.final["val_accuracy"])
     if ranked:
         notes.append("final validation accuracy, best first: " + ", ".join(
             f"{v.name} {100 * v.final['val_accuracy']:.2f} %" for v in ranked))
         notes.append("overfitting gap (train accuracy in eval mode minus validation accuracy): " + ", ".join(
-            f"{v.name} {100 * (v.final['train_accuracy_eval'] - v.final['val_accuracy']):+.2f} points" for v in done))
+            f"{v.name} {100 * (v.final['train_accuracy_eval'] - v.final['val_accuracy']):+.2f} points"
+            + (" (not a measure of overfitting: eval mode itself is broken, see below)" if v.name in broken else "")
+            for v in done))
     sizes = {v.batch_size for v in study.variants}
     if len(sizes) > 1:
         n = len(data.y_train)
@@ -186,34 +273,48 @@ def measured_notes(result: ExperimentResult, data: ExperimentData, study: Study)
             f"{v.name} {math.ceil(n / v.batch_size):,}" for v in study.variants)
             + (f" (batch {max(sizes):,} is larger than the {n:,} training images: full-batch gradient descent)"
                if max(sizes) >= n else ""))
-    for variant, v in zip(study.variants, result.variants):
-        if variant.model.batchnorm and not variant.model.dropout and math.isfinite(v.final["val_accuracy"]):
-            X = variant.inputs(data.X_val, data.pixel_max)
-            notes.append(f"{v.name}: validation accuracy {100 * v.final['val_accuracy']:.2f} % in eval mode (running "
-                         f"statistics) against {100 * batch_statistics_accuracy(v.model, X, data.y_val):.2f} % with "
-                         "the validation set's own batch statistics (train mode, as a validation without "
-                         "model.eval() would measure)")
+    for name, (ev, bs) in bn.items():
+        notes.append(f"{name}: validation accuracy {100 * ev:.2f} % in eval mode (running statistics) against "
+                     f"{100 * bs:.2f} % with the validation set's own batch statistics (train mode, as a validation "
+                     "without model.eval() would measure)")
     for v in result.variants:
         if v.cuts:
             notes.append(f"{v.name}: {len(v.cuts)} learning-rate cut(s), after epochs "
                          + ", ".join(str(e) for e, _, _ in v.cuts) + f"; final rate {v.cuts[-1][2]:.3g}")
         elif any(variant.name == v.name and variant.scheduler for variant in study.variants):
-            notes.append(f"{v.name}: the validation loss improved by more than the threshold every epoch: no cut")
+            notes.append(f"{v.name}: the validation loss improved by more than the threshold every epoch: no cut, "
+                         "so its rate stayed constant" + (" and its curves are those of the constant-rate run (same "
+                                                          "seed, same batches)" if len(result.variants) > 1 else ""))
         if v.diverged:
             notes.append(f"{v.name} diverged after {len(v.history)} complete epoch(s); the other variants ran on")
     return notes
 
 
+def assemble_study(study: Study, config: RunConfig, data: ExperimentData, variants: list[VariantResult],
+                   seconds: float) -> ExperimentResult:
+    """The study's result from its trained variants (trained here or in worker processes): measured notes and all
+    that the report needs."""
+    epochs = config.epochs if config.epochs is not None else study.epochs
+    declared = study.variants_for(config.protocol)
+    result = ExperimentResult(study.name, study.title, study.description, data.describe(), epochs, config.seed,
+                              variants, seconds, notice=study.notice)
+    result.extra.update(pictures=study.pictures, inputs={v.name: v.inputs for v in declared},
+                        protocol=config.protocol, dataset=data.name, subset=config.subset, study_epochs=study.epochs,
+                        configs={v.name: v for v in declared})
+    if config.protocol == "book":
+        result.extra["book_protocol"] = study.book_protocol.describe()
+    result.extra["batchnorm_accuracy"] = batchnorm_eval_gaps(result, data, study)
+    result.notes = measured_notes(result, data, study)
+    return result
+
+
 def train_study(study: Study, config: RunConfig, data: ExperimentData) -> ExperimentResult:
     """Train every variant of ``study`` from ``config.seed`` on ``data`` and measure what its report will say."""
     epochs = config.epochs if config.epochs is not None else study.epochs
-    config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed})")
+    config.say(f"{study.name}: {study.title} ({data.describe()}; {epochs} epochs, seed {config.seed}, "
+               f"protocol {config.protocol})")
     started = time.perf_counter()
     cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache) for v in study.variants]
-    result = ExperimentResult(study.name, study.title, study.description, data.describe(), epochs, config.seed,
-                              variants, time.perf_counter() - started, notice=study.notice)
-    result.extra["pictures"] = study.pictures
-    result.extra["inputs"] = {v.name: v.inputs for v in study.variants}
-    result.notes = measured_notes(result, data, study)
-    return result
+    variants = [train_variant(v, data, epochs, config, f"{study.name}/{v.name}", cache, study.book_protocol)
+                for v in study.variants_for(config.protocol)]
+    return assemble_study(study, config, data, variants, time.perf_counter() - started)

@@ -33,6 +33,13 @@ def _symlog_axis(ax, values: np.ndarray) -> None:
     ax.set_yticks([t for t in ticks if low - abs(low) <= t <= high + abs(high)])
 
 
+def _whole_numbers(ax) -> None:
+    """Epoch ticks on whole numbers (a 10-epoch axis would otherwise read 2.5, 7.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
 def loss_curve_figure(
     series: Mapping[str, Sequence[float]],
     *,
@@ -55,6 +62,7 @@ def loss_curve_figure(
     if logy if logy is not None else _needs_log_scale(np.concatenate(everything)):
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    _whole_numbers(ax)
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend()
@@ -85,7 +93,7 @@ def learning_rate_study_figure(
         for col, name in enumerate(quantities):
             ax = axes[row][col]
             v = np.asarray(curves[name], dtype=np.float64)
-            ax.plot(np.arange(v.size), v, marker="o", markersize=3, label=label)
+            ax.plot(np.arange(v.size), v, marker="o" if v.size <= 60 else None, markersize=3, label=label)
             values = [v]
             if reference is not None and lr in reference:
                 r = np.asarray(reference[lr][name], dtype=np.float64)
@@ -97,6 +105,7 @@ def learning_rate_study_figure(
                 _symlog_axis(ax, np.concatenate(values))
             scale = {"log": " (log scale)", "symlog": " (signed log scale)"}.get(ax.get_yscale(), "")
             ax.set_title(f"lr {lr:g}: {name}{scale}", fontsize=10)
+            _whole_numbers(ax)
             ax.grid(alpha=0.3)
             if row == len(runs) - 1:
                 ax.set_xlabel("epoch")

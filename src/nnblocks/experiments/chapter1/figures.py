@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nnblocks.experiments.chapter1.report import METHOD_TEXT
-from nnblocks.experiments.chapter1.runs import DemoResult
+from nnblocks.experiments.chapter1.runs import LONG_STUDY_EPOCHS, DemoResult
 from nnblocks.fundamentals import NETWORK_LR, Trajectory
 from nnblocks.viz.curves import gradient_check_figure, learning_rate_study_figure, loss_curve_figure, save_figure
 
@@ -31,6 +31,12 @@ def save_figures(result: DemoResult, out_dir: str | Path) -> list[Path]:
     fig = learning_rate_study_figure(runs, reference=reference or None, label=method, reference_label="chain rule",
                                      title="Learning-rate study: y = W x + b fitting y = 3x")
     paths.append(save_figure(fig, out / "learning_rate_study.png"))
+    if result.long_study:
+        long_runs = {lr: _neuron_series(t) for lr, t in result.long_study.items() if not isinstance(t, str)}
+        fig = learning_rate_study_figure(long_runs, label=method, title=f"Learning-rate study over "
+                                         f"{LONG_STUDY_EPOCHS} epochs (as the chapter plots it; a rate whose loss "
+                                         "overflowed is left out)")
+        paths.append(save_figure(fig, out / "learning_rate_study_long.png"))
 
     differences = {"2-3-1 network": [c.max_relative_difference for c in net.comparisons]}
     for lr, run in result.study.items():

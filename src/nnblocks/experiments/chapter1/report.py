@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnblocks.experiments.chapter1.runs import NETWORK_NAMES, DemoResult, RunResult
+from nnblocks.experiments import book
+from nnblocks.experiments.chapter1.runs import LONG_STUDY_EPOCHS, NETWORK_NAMES, DemoResult, RunResult
 from nnblocks.fundamentals import NETWORK_LR, STUDY_EPOCHS
+
+# The chapter prints float32 weights with 7-8 significant digits: agreeing to 1e-6 is agreeing to float32 precision
+# for weights below 1 in size (spacing 6e-8 there; a few roundings of difference over 100 epochs stay far below).
+BOOK_TOLERANCE = 1e-6
 
 PRECISION_TEXT = {
     "chapter": "the chapter's dtypes: float32 weights, integer data, so losses and gradients are float64",
@@ -32,12 +37,49 @@ def format_report(result: DemoResult) -> str:
         *_study_section(result),
         "",
         *_conclusions(result),
+        "",
+        *book_lines(result),
     ]
     return "\n".join(lines)
 
 
-def _fmt(values: np.ndarray) -> str:
-    return "[" + ", ".join(f"{float(v):.4f}" for v in np.ravel(values)) + "]"
+def book_comparison(result: DemoResult) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(what, the book's printed value, this run's) for every number the chapter printed that the demo computes."""
+    net, neuron = book.record("demo/network"), book.record("demo/learning-rate")
+    final = result.network.history.final_weights
+    rows = [(f"{name} after 100 epochs", np.asarray(net.value(f"{name} after 100 epochs" + (
+        " (rows: inputs)" if name == "W1" else "")), np.float64), np.asarray(w, np.float64))
+        for name, w in zip(NETWORK_NAMES, final)]
+    rows.insert(0, ("loss at the initial weights", np.asarray(net.value("loss at the initial weights")),
+                    np.asarray(float(result.network.history.losses[0]))))
+    for lr, run in result.study.items():
+        w, b = (float(np.ravel(a)[0]) for a in run.history.final_weights)
+        rows.append((f"W, b after {STUDY_EPOCHS} epochs at lr {lr:g}",
+                     np.asarray(neuron.value(f"W, b after 10 epochs at lr {lr:g}"), np.float64), np.array([w, b])))
+    return rows
+
+
+def book_lines(result: DemoResult) -> list[str]:
+    """The book's printed numbers beside this run's, and the verdict (relative differences, float32 precision)."""
+    lines = ["The book (Chapter01/Back_propagation.ipynb cell 6, Chain_rule.ipynb cell 3, Learning_rate.ipynb cells "
+             "13-17; exact printed values):"]
+    worst = 0.0
+    for what, printed, mine in book_comparison(result):
+        rel = float(np.max(np.abs(mine - printed) / np.maximum(np.abs(printed), 1.0)))
+        worst = max(worst, rel)
+        shown = [", ".join(f"{float(v):.8g}" for v in np.ravel(a)) for a in (printed, mine)]
+        lines.append(f"  {what}: book [{shown[0]}]; this run [{shown[1]}]")
+    faithful = (result.precision, result.method) == ("chapter", "forward")
+    status = "reproduced" if worst <= BOOK_TOLERANCE else "differs"
+    why = "" if status == "reproduced" or not faithful else " (unexpected: the faithful mode should match)"
+    if status == "differs" and not faithful:
+        why = " (this mode is not the chapter's procedure: run without --method/--precision to compare)"
+    lines.append(f"  Verdict: {status}: largest difference {worst:.1e} (relative, or absolute below 1){why}.")
+    return lines
+
+
+def _fmt(values: np.ndarray, digits: int = 4) -> str:
+    return "[" + ", ".join(f"{float(v):.{digits}f}" for v in np.ravel(values)) + "]"
 
 
 def _summarise_findings(run: RunResult, tolerance: float) -> list[str]:
@@ -75,6 +117,8 @@ def _network_section(result: DemoResult) -> list[str]:
     for name, g, r in zip(NETWORK_NAMES, initial.finite_difference, initial.chain_rule):
         lines.append(f"    dL/d{name:<3} finite difference {_fmt(g)}")
         lines.append(f"    {'':7}chain rule        {_fmt(r)}")
+    lines.append("  final weights after the last update: " + "; ".join(
+        f"{name} {_fmt(w, 8)}" for name, w in zip(NETWORK_NAMES, hist.final_weights)))
     rel, epoch = net.max_relative_difference
     lines += [
         f"  largest relative difference at the initial weights: {initial.max_relative_difference:.2e}",
@@ -99,6 +143,11 @@ def _study_section(result: DemoResult) -> list[str]:
         rel_text = f"{rel:.2e}" if np.isfinite(rel) else "inf (a derivative was not 0 where the chain rule's was)"
         lines.append(f"  {'':8} largest relative difference to the chain rule: {rel_text} (epoch {epoch})")
         lines += ["  " + line for line in _summarise_findings(run, result.tolerance)]
+    if result.long_study:
+        lines.append(f"  over {LONG_STUDY_EPOCHS} epochs (as the chapter also plots): " + "; ".join(
+            f"lr {lr:g}: " + (t if isinstance(t, str) else f"W = {float(np.ravel(t.final_weights[0])[0]):.7g}, "
+                              f"b = {float(np.ravel(t.final_weights[1])[0]):.7g}")
+            for lr, t in result.long_study.items()))
     return lines
 
 

@@ -35,6 +35,8 @@ from nnblocks.fundamentals import (
 
 NETWORK_NAMES = ["W1", "b1", "W2", "b2"]
 NEURON_NAMES = ["W", "b"]
+# The chapter also plots W over 1000 epochs at each rate (Learning_rate.ipynb cells 5, 7, 9); ~0.1 s each.
+LONG_STUDY_EPOCHS = 1000
 
 
 @dataclass
@@ -99,6 +101,7 @@ class DemoResult:
     tolerance: float
     initial: InitialGradients
     agreement: NetworkAgreement | None  # measured only when the network's finite differences never disagree
+    long_study: dict[float, Trajectory | str] | None = None  # LONG_STUDY_EPOCHS per rate (str: it overflowed)
 
 
 def run_experiment(
@@ -176,5 +179,12 @@ def run_demo(
         for lr in LEARNING_RATES
     }
     agreement = None if network.findings else network_agreement(network, method, h)
+    long_study: dict[float, Trajectory | str] = {}
+    for lr in LEARNING_RATES:
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # lr 1 explodes
+                long_study[lr] = gradient_descent(*linear_neuron(precision), lr, LONG_STUDY_EPOCHS, method, h=h)
+        except ValueError as exc:  # by the chain rule (or in float64) the loss overflows to inf: said, not drawn
+            long_study[lr] = str(exc)
     return DemoResult(network, study, precision, method, h, tolerance, initial_gradients(precision, method, h),
-                      agreement)
+                      agreement, long_study)
