@@ -140,8 +140,8 @@ def _init_worker(blas_threads: int | None) -> None:
 def run_task(task: Task, config: RunConfig, data: ExperimentData | None) -> Any:
     """Train one task: a ``VariantResult`` for a study's variant, an ``ExperimentResult`` for toy-sum."""
     experiment = get(task.experiment)
-    if task.variant is None:
-        return experiment.run(replace(config, out=task.out), None)
+    if task.variant is None:  # an experiment with a run of its own: toy-sum (its own data), chapter 4's studies
+        return experiment.run(replace(config, out=task.out), data)
     variant = experiment.variants_for(config.protocol)[task.variant]
     epochs = config.epochs if config.epochs is not None else experiment.epochs
     return train_variant(variant, data, epochs, config, task.label, None, experiment.book_protocol)
