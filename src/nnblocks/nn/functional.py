@@ -10,7 +10,7 @@ import numpy as np
 from nnblocks.errors import DTypeError, InvalidValueError, ShapeError
 from nnblocks.ops import linear  # noqa: F401 - re-exported
 from nnblocks.ops import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: F401 - re-exported (chapter 4)
-from nnblocks.ops.norm import BatchNorm, batch_statistics
+from nnblocks.ops.batchnorm import BatchNorm, batch_statistics
 from nnblocks.ops.registry import lookup, registered
 from nnblocks.random import SeedLike, get_generator
 from nnblocks.tensor import Tensor
@@ -57,7 +57,7 @@ def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarr
                bias: Tensor | None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
                module: Any = None) -> Tensor:
     """Batch normalisation of a (batch, features) input, or per channel of (N, C, L) / (N, C, H, W) inputs (every
-    position of a channel shares its statistics); see ``nnblocks.ops.norm``.
+    position of a channel shares its statistics); see ``nnblocks.ops.batchnorm``.
 
     When training, the batch's statistics are used and the running ones (arrays, updated in place) move towards them
     by ``momentum``; the running variance uses the unbiased (n - 1) estimate, as PyTorch does.

@@ -147,8 +147,7 @@ class Norm(Function):
         return local * scale
 
 
-# A method only: the name nnblocks.ops.norm is the batch-norm module (ops/norm.py); nnblocks.norm is this function.
-@register("norm", functional=False)
+@register("norm")  # ops/batchnorm.py holds batch norm, so nnblocks.ops.norm can be this function, as torch.norm
 def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """The p-norm of all elements (or along ``dim``), as ``torch.norm``: ``norm(w, 1)`` = sum |w|, ``norm(w)`` = the
     Euclidean (Frobenius) norm; ``p`` may be any number, ``inf``, ``-inf`` or ``"fro"``."""
