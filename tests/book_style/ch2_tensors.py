@@ -1,7 +1,7 @@
 """Tensors: creating them, their shapes and dtypes, arithmetic, reshaping, joining, reducing (chapter 2).
 constructs: torch.tensor (int64 / float32 / from NumPy), .shape, .dtype, zeros/ones/rand/randn/randint, x * 10,
 .add, .view, squeeze/unsqueeze/None indexing, .permute, matmul and @, cat(axis=), arange().reshape, .max(),
-.max(dim=...) named tuple, torch.all, type().
+.max(dim=...) named tuple, torch.all, type(), dir(torch.Tensor), help(torch.Tensor.view).
 engine-features: module_functions, cat_axis, max_dim, dtype_names
 """
 import numpy as np
@@ -42,3 +42,8 @@ values, indices = g.max(dim=0)  # engine: max_dim
 print("check: max dim 0", values.tolist(), indices.tolist())
 top, where = g.max(dim=1)  # engine: max_dim
 print("check: max dim 1", top.tolist(), where.tolist())
+
+# introspection, as the book's cells do it: the methods are on the class, and view's help is view's own
+listed = dir(torch.Tensor)
+print("check: dir(torch.Tensor) has", all(name in listed for name in ("view", "max", "permute", "backward", "grad")))
+print("check: help(torch.Tensor.view) starts", torch.Tensor.view.__doc__.strip().startswith("view(*shape) -> Tensor"))

@@ -41,12 +41,25 @@ class Reshape(Function):
         return g.reshape(self.shape)
 
 
-@register("reshape", "view")
+@register("reshape")
 def reshape(a: Any, *shape: Any) -> Tensor:
     """``a`` with another shape: ``reshape(a, 2, 3)`` or ``reshape(a, (2, 3))``, -1 for the one size left to infer."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return Reshape.apply(a, shape=shape)
+
+
+@register("view")
+def view(a: Any, *shape: Any) -> Tensor:
+    """view(*shape) -> Tensor: the same elements, in the same order, with another shape.
+
+    ``x.view(-1, 28*28)`` flattens each 28x28 image into a row of 784 (-1: the one size left to infer);
+    ``x.view(4, 1)`` or ``x.view((4, 1))`` makes a column. The number of elements must stay the same.
+    The result shares ``x``'s NumPy array whenever NumPy can reshape without copying (a contiguous ``x``, as every
+    tensor the book views); where PyTorch's ``view`` would refuse a non-contiguous tensor, this one copies, as
+    ``reshape`` does. Backward reshapes the gradient back to ``x``'s shape (the op is ``Reshape``).
+    """
+    return reshape(a, *shape)
 
 
 @register("view_as", "reshape_as", functional=False)
