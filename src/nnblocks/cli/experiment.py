@@ -21,6 +21,7 @@ import argparse
 import sys
 from typing import Any
 
+from nnblocks.cli.argtypes import fail, output_dir, output_problem
 from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
 from nnblocks.cli.argtypes import positive_int as _positive_int
 from nnblocks.errors import DataError, InvalidValueError
@@ -42,7 +43,8 @@ def register(subparsers: Any) -> None:
     r.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                    help="train on a seeded subset of N images and validate on N // 6 (a quick look)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights, shuffling and subsets")
-    r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
+    r.add_argument("--out", default=None, type=output_dir,
+                   help="output folder (default nnblocks-out/experiments/NAME)")
     r.add_argument("--protocol", choices=("nnblocks", "book"), default="nnblocks",
                    help="nnblocks (default): train in train mode, validate in eval mode; book: measure as the book's "
                         "notebooks do (second-pass training accuracy, batch norm trained in eval mode from epoch 2, "
@@ -76,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
               "or 'all'", file=sys.stderr)
         return 2
     from nnblocks.experiments.schedule import cores
+    from nnblocks.experiments.suite import DEFAULT_OUT
+
+    if args.out is None:  # the default folder too, before any data is read (a given --out was checked as a flag)
+        problem = output_problem(DEFAULT_OUT if args.name == "all" else DEFAULT_OUT / args.name)
+        if problem is not None:
+            fail(f"argument --out: {problem}")
 
     jobs = args.jobs or cores()
     blas = args.blas_threads or max(1, cores() // jobs)
