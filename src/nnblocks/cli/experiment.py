@@ -1,4 +1,4 @@
-"""``nnblocks experiment``: the book's experiments of chapters 2 and 3, by name.
+"""``nnblocks experiment``: the book's experiments of chapters 2, 3 and 4, by name.
 
     nnblocks experiment list
     nnblocks experiment run scaling --dataset digits
@@ -28,7 +28,7 @@ from nnblocks.errors import DataError, InvalidValueError
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("experiment", help="run the book's chapter-2 and chapter-3 experiments by name",
+    p = subparsers.add_parser("experiment", help="run the book's chapter-2, 3 and 4 experiments by name",
                               description=__doc__.split("\n\n")[0])
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="list the experiments")
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     r = actions.add_parser("run", help="run one experiment (or 'all') and write its report")
     r.add_argument("name", metavar="NAME", help="an experiment name from `nnblocks experiment list`, or 'all'")
     r.add_argument("--dataset", choices=("fashion-mnist", "mnist", "digits"), default="fashion-mnist",
-                   help="data for the chapter-3 studies (digits ships with nnblocks and needs no download)")
+                   help="data for the chapter-3 and chapter-4 studies (digits ships with nnblocks and needs no download)")
     r.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files (raw or .gz)")
     r.add_argument("--download", action="store_true", help="download Fashion-MNIST / MNIST if missing")
     r.add_argument("--epochs", type=_positive_int, default=None, help="override every study's default epochs")
