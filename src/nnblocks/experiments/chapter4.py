@@ -11,6 +11,10 @@ The networks: the MLP is the chapter-3 one (inputs -> 1000 -> ReLU -> 10); the C
 (``nn.CNN``: Conv2d 64 and 128 of 3x3, each followed by MaxPool2d(2) and ReLU, then Linear 256 and 10). Both use Adam
 1e-3, batch 32, pixels divided by their maximum, and the same seed.
 
+Beside the book: each report has the book's record (``book/chapters.json``: the Chapter04 notebooks) and a verdict
+computed from the accuracy-by-shift curves (``chapter4_findings``). The data is the command's (``--dataset``); the
+book's translation and augmentation notebooks use Fashion-MNIST, its filter notebook images of X and O.
+
 Shifts. MNIST's digits sit in a 20x20 box centred on 28x28 images, and the book shifts them by -5..+5 pixels: up to
 a quarter of the digit's width. The 8x8 digits fill their whole frame, so they are first put on a 12x12 canvas (a
 2-pixel margin, MNIST's 4-pixel margin scaled by 8/20) and shifted by -3..+3: +-2 is the book's +-5 scaled by 8/20,
