@@ -80,6 +80,17 @@ def test_the_default_output_folder_is_checked_too(tmp_path, capsys, monkeypatch)
                           "nnblocks-out is a file, not a folder"
 
 
+
+def test_the_experiment_default_output_folder_is_checked_before_the_data(tmp_path, capsys, monkeypatch):
+    # --out is an argtypes.output_dir flag; its default (nnblocks-out/experiments/NAME) is checked before any data
+    # is read: here no data folder exists either, and the folder problem is the one reported.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nnblocks-out").write_text("a file where the default folder goes")
+    code, out, err = run(capsys, "experiment", "run", "scaling", "--data-dir", str(tmp_path / "absent"))
+    assert code == 2 and out == ""
+    assert err.strip() == "nnblocks experiment: error: argument --out: cannot create " \
+                          "nnblocks-out/experiments/scaling: nnblocks-out is a file, not a folder"
+
 # ---- items 2, 3, 11: the data file's values, named by line and column, before anything trains --------------------------
 @pytest.mark.parametrize("edit, words", [
     (lambda lines: lines.__setitem__(5, "0.1,0.2,0.3,nan"), "have no label in the label column 3 (an empty cell or NaN): "

@@ -260,3 +260,16 @@ def test_learning_rate_column_follows_the_logged_cuts(idx_dir, tmp_path):
         expected.append(lr)
         lr = next((new for e, _, new in plateau.cuts if e == epoch), lr)
     assert plateau.history["lr"] == pytest.approx(expected)
+
+
+def test_toy_sum_rows_show_a_dash_where_nothing_was_measured_and_nan_only_for_divergence():
+    from nnblocks.experiments.report import pct, summary_markdown, summary_rows, summary_text
+
+    result = ToySum().run(RunConfig(epochs=2))
+    for row in summary_rows([result]):
+        # study, variant, status, train loss (eval), train acc (eval), val loss, val acc, time
+        assert row[4:7] == ["—", "—", "—"], row
+        assert float(row[3]) == pytest.approx(result.variants[row[1] == "batch size 2"].final["train_loss_eval"],
+                                              rel=5e-4)  # 4 significant digits
+    assert "nan" not in summary_text([result], 1.0) and "nan" not in summary_markdown([result], 1.0).split("\n\n")[2]
+    assert (pct(None), pct(float("nan")), pct(0.5)) == ("—", "nan", "50.00 %")

@@ -138,6 +138,32 @@ def test_unsquared_l2_value_and_gradient_by_hand():
     assert {v.name: v for v in chapter3.REGULARIZATION.variants_for("nnblocks")}["L2 1e-2"].penalty.squared
 
 
+@pytest.mark.parametrize("penalty", [Penalty("l1", 1e-4), Penalty("l2", 1e-2), Penalty("l2", 1e-2, squared=False)])
+def test_penalty_on_the_library_is_bit_identical_to_the_terms_written_out(penalty):
+    # What Penalty computed before it moved onto nnblocks.train.penalty, spelled out op by op: one term per tensor
+    # (|p| summed, p*p summed, or the square root of that), added left to right, times the weight. Same ops in the
+    # same order, so the value and every gradient are equal bit for bit, not just close.
+    def by_hand(model):
+        terms = [p.abs().sum() if penalty.kind == "l1" else (p * p).sum() if penalty.squared else (p * p).sum().sqrt()
+                 for p in model.parameters()]
+        return sum(terms[1:], terms[0]) * penalty.weight
+
+    a, b = MLP(hidden=(7,))(5, 3, seed=4), MLP(hidden=(7,))(5, 3, seed=4)
+    library, hand = penalty(a), by_hand(b)
+    assert library.item() == hand.item()
+    library.backward()
+    hand.backward()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(pa.grad.data, pb.grad.data)
+
+
+def test_penalty_rejects_an_unknown_kind():
+    from nnblocks.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="'l1' or 'l2', got 'l3'"):
+        Penalty("l3", 1.0)(MLP(hidden=())(2, 2, seed=0))
+
+
 # ---- what the reports say ---------------------------------------------------------------------------------------------
 def test_regularization_curve_and_table_show_the_same_training_loss(all_run):
     results, _, out = all_run

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from nnblocks.data import DataLoader, TensorDataset
 from nnblocks.experiments import RunConfig, get
+from nnblocks.experiments import chapter4_findings as found
 from nnblocks.experiments.chapter4 import Canvas, RandomShifts, accuracy_by_shift, shift_images
 from nnblocks.experiments.data import load_data
 
@@ -121,3 +123,42 @@ def test_augmentation_and_feature_maps_end_to_end(digits, tmp_path):
     for name in ("filters.png", "feature-maps.png"):
         assert (tmp_path / "fm" / name).read_bytes().startswith(PNG_MAGIC)
     assert "64 maps of 10x10" in (tmp_path / "fm" / "report.md").read_text()
+
+
+# ---- beside the book -------------------------------------------------------------------------------------------------
+def _curves(**curves) -> SimpleNamespace:
+    return SimpleNamespace(name="translation", epochs=5, extra={"shifts": [-2, -1, 0, 1, 2], "dataset": "fashion-mnist",
+                                                                "accuracy_by_shift": curves, "study_epochs": 5})
+
+
+def test_translation_verdict_by_hand():
+    # MLP: centred 0.90, extremes (0.70 + 0.78) / 2 = 0.74, 16 points lost; shifted mean (0.70+0.80+0.80+0.78)/4 =
+    # 0.77. CNN shifted mean (0.80+0.85+0.85+0.82)/4 = 0.83: 6 points better. Both conditions hold.
+    mlp, cnn = [0.70, 0.80, 0.90, 0.80, 0.78], [0.80, 0.85, 0.90, 0.85, 0.82]
+    v = found.translation_verdict(_curves(MLP=mlp, CNN=cnn))
+    assert v.status == "reproduced"
+    assert "MLP 90.0 % on centred images, 74.0 % at +-2 pixels" in v.measured
+    assert "MLP 77.0 % against CNN 83.0 %" in v.measured and "wrap-around" in v.why
+    # the MLP loses only 8 points at the extremes (0.82, 0.82): not the book's collapse
+    assert found.translation_verdict(_curves(MLP=[0.82, 0.85, 0.90, 0.85, 0.82], CNN=cnn)).status == "differs"
+    # the CNN 1 point better on shifted images (0.78 vs 0.77): under the 2 points asked
+    flat = found.translation_verdict(_curves(MLP=mlp, CNN=[0.71, 0.81, 0.90, 0.81, 0.79]))
+    assert flat.status == "differs" and "not 2 points better" in flat.why
+
+
+def test_augmentation_verdict_by_hand():
+    cnn = [0.50, 0.70, 0.90, 0.70, 0.50]  # shifted mean 0.60
+    augmented = [0.82, 0.86, 0.88, 0.86, 0.82]  # shifted mean 0.84, 6 points lost at the extremes
+    v = found.augmentation_verdict(_curves(CNN=cnn, **{"CNN + random shifts": augmented}))
+    assert v.status == "reproduced" and "CNN 60.0 %, CNN trained on random shifts 84.0 %" in v.measured
+    steep = found.augmentation_verdict(_curves(CNN=cnn, **{"CNN + random shifts": [0.70, 0.86, 0.88, 0.86, 0.70]}))
+    assert steep.status == "differs" and "lost over 10 points" in steep.why  # 18 points at the extremes
+
+
+def test_chapter4_reports_have_the_book_section(translation):
+    result, out = translation
+    section = (out / "report.md").read_text().split("## The book", 1)[1].split("\n## ", 1)[0]
+    assert "Issues_with_image_translation.ipynb" in section and "| 0.99999738 | exact |" in section
+    assert f"**Verdict**: **{result.extra['verdict'].status}**" in section
+    assert "data digits, not the book's Fashion-MNIST" in result.extra["verdict"].why
+    assert json.loads((out / "results.json").read_text())["verdict"]["status"] == result.extra["verdict"].status

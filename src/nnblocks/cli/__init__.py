@@ -35,21 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Output folders of commands whose module does not check its own ``--out`` when the flags are read (see
-# ``argtypes.output_dir``): checked here before the command runs, so a bad --out fails at once, not after the work.
-CHECKED_OUTPUTS = {"experiment": "out"}
-
-
-def _check_outputs(args: argparse.Namespace, command: str) -> None:
-    from nnblocks.cli.argtypes import fail, output_problem
-
-    attr = CHECKED_OUTPUTS.get(command)
-    value = getattr(args, attr, None) if attr else None
-    problem = output_problem(value) if value else None
-    if problem is not None:
-        fail(f"argument --{attr}: {problem}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; its exit status: 0 done, 1 the run failed, 2 bad input, 130 interrupted (Ctrl-C).
 
@@ -66,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
 
     prog = f"nnblocks {args.command}"
     try:
-        _check_outputs(args, args.command)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a closed pipe is caught below rather than reported at exit
         return code

@@ -1,4 +1,4 @@
-"""``nnblocks experiment``: the book's experiments of chapters 2 and 3, by name.
+"""``nnblocks experiment``: the book's experiments of chapters 2, 3 and 4, by name.
 
     nnblocks experiment list
     nnblocks experiment run scaling --dataset digits
@@ -21,13 +21,14 @@ import argparse
 import sys
 from typing import Any
 
+from nnblocks.cli.argtypes import fail, output_dir, output_problem
 from nnblocks.cli.argtypes import nonneg_int as _nonneg_int
 from nnblocks.cli.argtypes import positive_int as _positive_int
 from nnblocks.errors import DataError, InvalidValueError
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("experiment", help="run the book's chapter-2 and chapter-3 experiments by name",
+    p = subparsers.add_parser("experiment", help="run the book's chapter-2, 3 and 4 experiments by name",
                               description=__doc__.split("\n\n")[0])
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="list the experiments")
@@ -35,14 +36,15 @@ def register(subparsers: Any) -> None:
     r = actions.add_parser("run", help="run one experiment (or 'all') and write its report")
     r.add_argument("name", metavar="NAME", help="an experiment name from `nnblocks experiment list`, or 'all'")
     r.add_argument("--dataset", choices=("fashion-mnist", "mnist", "digits"), default="fashion-mnist",
-                   help="data for the chapter-3 studies (digits ships with nnblocks and needs no download)")
+                   help="data for the chapter-3 and chapter-4 studies (digits ships with nnblocks and needs no download)")
     r.add_argument("--data-dir", default=None, help="folder holding the MNIST-format IDX files (raw or .gz)")
     r.add_argument("--download", action="store_true", help="download Fashion-MNIST / MNIST if missing")
     r.add_argument("--epochs", type=_positive_int, default=None, help="override every study's default epochs")
     r.add_argument("--subset", type=_positive_int, default=None, metavar="N",
                    help="train on a seeded subset of N images and validate on N // 6 (a quick look)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the initial weights, shuffling and subsets")
-    r.add_argument("--out", default=None, help="output folder (default nnblocks-out/experiments/NAME)")
+    r.add_argument("--out", default=None, type=output_dir,
+                   help="output folder (default nnblocks-out/experiments/NAME)")
     r.add_argument("--protocol", choices=("nnblocks", "book"), default="nnblocks",
                    help="nnblocks (default): train in train mode, validate in eval mode; book: measure as the book's "
                         "notebooks do (second-pass training accuracy, batch norm trained in eval mode from epoch 2, "
@@ -76,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
               "or 'all'", file=sys.stderr)
         return 2
     from nnblocks.experiments.schedule import cores
+    from nnblocks.experiments.suite import DEFAULT_OUT
+
+    if args.out is None:  # the default folder too, before any data is read (a given --out was checked as a flag)
+        problem = output_problem(DEFAULT_OUT if args.name == "all" else DEFAULT_OUT / args.name)
+        if problem is not None:
+            fail(f"argument --out: {problem}")
 
     jobs = args.jobs or cores()
     blas = args.blas_threads or max(1, cores() // jobs)

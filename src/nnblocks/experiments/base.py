@@ -21,7 +21,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from nnblocks import nn, optim
+from nnblocks.errors import InvalidValueError
 from nnblocks.tensor import Tensor
+from nnblocks.train.penalty import l1_penalty, l2_penalty
 
 
 # ---- how to run ------------------------------------------------------------------------------------------------------
@@ -165,15 +167,16 @@ TINY = Inputs("tiny", extra=10_000)
 
 @dataclass(frozen=True)
 class Penalty:
-    """A term added to the training loss, over every parameter tensor p, biases included:
+    """A term added to the training loss, over every parameter tensor p, biases included, from the library's
+    ``nnblocks.train.penalty``:
 
-    - L1: ``weight * sum_p sum|p|``; its gradient is ``weight * sign(p)``;
-    - L2 (``squared=True``): ``weight * sum_p sum p^2``, the squared Euclidean norm; gradient ``2 * weight * p``;
-    - L2 (``squared=False``, the book's): ``weight * sum_p ||p||``, one unsquared norm per tensor; gradient
-      ``weight * p / ||p||`` (the same pull on every tensor, whatever its size; undefined at p = 0).
-
-    Built from ops, so backward differentiates it. (The library's own ``train.penalty`` is arriving in parallel;
-    the studies keep this one until the switch.)
+    - L1: ``weight * sum_p sum|p|`` (``l1_penalty``); its gradient is ``weight * sign(p)``;
+    - L2 (``squared=True``): ``weight * sum_p sum p^2`` (``l2_penalty``), the squared Euclidean norm; gradient
+      ``2 * weight * p``;
+    - L2 (``squared=False``, the book's): ``weight * sum_p ||p||``, one unsquared norm *per tensor*, summed, as the
+      notebook's ``sum(torch.norm(param, 2))``; gradient ``weight * p / ||p||`` (the same pull on every tensor,
+      whatever its size; undefined at p = 0). ``l2_penalty(ps, squared=False)`` would be one norm of all the
+      tensors together, a smaller number (sqrt of a sum, not a sum of square roots), so each tensor gets its own.
     """
 
     kind: str  # "l1" or "l2"
@@ -181,13 +184,17 @@ class Penalty:
     squared: bool = True  # L2 only
 
     def __call__(self, model: nn.Module) -> Tensor:
+        params = list(model.parameters())
         if self.kind == "l1":
-            terms = [p.abs().sum() for p in model.parameters()]
+            total = l1_penalty(params)
+        elif self.kind == "l2" and self.squared:
+            total = l2_penalty(params)
         elif self.kind == "l2":
-            terms = [(p * p).sum() if self.squared else (p * p).sum().sqrt() for p in model.parameters()]
+            norms = [l2_penalty([p], squared=False) for p in params]
+            total = sum(norms[1:], norms[0])
         else:
-            raise ValueError(f"Penalty: kind must be 'l1' or 'l2', got {self.kind!r}")
-        return sum(terms[1:], terms[0]) * self.weight
+            raise InvalidValueError(f"Penalty: kind must be 'l1' or 'l2', got {self.kind!r}")
+        return total * self.weight
 
     def describe(self) -> str:
         if self.kind == "l1":

@@ -11,6 +11,10 @@ The networks: the MLP is the chapter-3 one (inputs -> 1000 -> ReLU -> 10); the C
 (``nn.CNN``: Conv2d 64 and 128 of 3x3, each followed by MaxPool2d(2) and ReLU, then Linear 256 and 10). Both use Adam
 1e-3, batch 32, pixels divided by their maximum, and the same seed.
 
+Beside the book: each report has the book's record (``book/chapters.json``: the Chapter04 notebooks) and a verdict
+computed from the accuracy-by-shift curves (``chapter4_findings``). The data is the command's (``--dataset``); the
+book's translation and augmentation notebooks use Fashion-MNIST, its filter notebook images of X and O.
+
 Shifts. MNIST's digits sit in a 20x20 box centred on 28x28 images, and the book shifts them by -5..+5 pixels: up to
 a quarter of the digit's width. The 8x8 digits fill their whole frame, so they are first put on a 12x12 canvas (a
 2-pixel margin, MNIST's 4-pixel margin scaled by 8/20) and shifted by -3..+3: +-2 is the book's +-5 scaled by 8/20,
@@ -22,16 +26,20 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from nnblocks import nn, no_grad, optim, random as nb_random
 from nnblocks.data import DataLoader, TensorDataset
+from nnblocks.experiments import book
+from nnblocks.experiments import chapter4_findings as found
 from nnblocks.experiments.base import ExperimentResult, RunConfig, VariantResult
 from nnblocks.experiments.data import ExperimentData
 from nnblocks.experiments.report import epoch_rows, markdown_table, pct
+from nnblocks.experiments.report_book import book_section
 from nnblocks.experiments.runner import VAL_BATCH, EpochPrinter, final_metrics
+from nnblocks.experiments.verdict import UNVERIFIED, Verdict
 from nnblocks.tensor import Tensor
 from nnblocks.train import fit
 from nnblocks.viz.figures import new_figure, save_figure
@@ -160,6 +168,20 @@ def accuracy_by_shift(model: nn.Module, images: np.ndarray, y: np.ndarray, shift
 
 
 # ---- the studies --------------------------------------------------------------------------------------------------
+def judge(result: ExperimentResult, verdict: Callable[[Any], Verdict] | None, config: RunConfig,
+          data: ExperimentData) -> None:
+    """Record what ``verdict.setting`` compares with the book (data, subset, the book's epochs), then the verdict."""
+    record = book.record(result.name)
+    book_epochs = next((v.value for v in record.values if v.name == "epochs"), None) if record else None
+    result.extra.update(dataset=data.name, subset=config.subset, study_epochs=book_epochs, protocol=config.protocol)
+    if verdict is None:
+        return
+    try:
+        result.extra["verdict"] = verdict(result)
+    except (KeyError, IndexError, ValueError, ZeroDivisionError) as exc:  # a curve missing
+        result.extra["verdict"] = Verdict(UNVERIFIED, f"not computed from this run ({type(exc).__name__}: {exc})")
+
+
 @dataclass(frozen=True)
 class ShiftStudy:
     """Networks trained on centred (or randomly shifted) images, tested on shifted validation images."""
@@ -171,6 +193,7 @@ class ShiftStudy:
     notice: tuple[str, ...]
     epochs: int = 10
     chapter: int = 4
+    verdict: Callable[[Any], Verdict] | None = None  # ExperimentResult -> Verdict beside the book's record
 
     def run(self, config: RunConfig, data: ExperimentData) -> ExperimentResult:
         epochs = config.epochs if config.epochs is not None else self.epochs
@@ -185,6 +208,7 @@ class ShiftStudy:
                                   epochs, config.seed, variants, time.perf_counter() - started, notice=self.notice)
         result.extra.update(shifts=canvas.shifts, accuracy_by_shift=curves, canvas=canvas)
         result.notes = shift_notes(canvas.shifts, curves)
+        judge(result, self.verdict, config, data)
         if config.out is not None:
             write_shift_outputs(result, Path(config.out))
             config.say(f"{self.name}: report written to {Path(config.out) / 'report.md'}")
@@ -206,6 +230,11 @@ def shift_notes(shifts: list[int], curves: dict[str, list[float]]) -> list[str]:
         notes.append("CNN minus MLP, trained on centred images, by shift: " + ", ".join(
             f"{s:+d}: {100 * g:+.1f} points" for s, g in zip(shifts, gain)))
     return notes
+
+
+def _verdict_json(result: ExperimentResult) -> dict[str, str] | None:
+    v = result.extra.get("verdict")
+    return None if v is None else {"status": v.status, "measured": v.measured, "why": v.why}
 
 
 def shift_figure(shifts: list[int], curves: dict[str, list[float]], title: str) -> Any:
@@ -241,7 +270,9 @@ def write_shift_outputs(result: ExperimentResult, out: Path) -> list[Path]:
              markdown_table(["variant"] + list(result.variants[0].config),
                             [[v.name] + list(v.config.values()) for v in result.variants]), "",
              "## Accuracy (%) on the validation images shifted by each number of pixels", "", table, "",
-             "![accuracy by shift](accuracy-by-shift.png)", "", "## What to notice", ""]
+             "![accuracy by shift](accuracy-by-shift.png)", "",
+             *book_section(result.name, result.extra.get("verdict"), result.extra.get("protocol", "nnblocks")),
+             "## What to notice", ""]
     lines += [f"- {line}" for line in result.notice] + ["", "## Measured in this run", ""]
     lines += [f"- {line}" for line in result.notes] + ["", "## Per-epoch values", ""]
     for v in result.variants:
@@ -251,7 +282,7 @@ def write_shift_outputs(result: ExperimentResult, out: Path) -> list[Path]:
     report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     numbers = {"name": result.name, "data": result.data, "epochs": result.epochs, "seed": result.seed,
                "shifts": shifts, "accuracy_by_shift": curves, "notes": result.notes,
-               "final": {v.name: v.final for v in result.variants}}
+               "final": {v.name: v.final for v in result.variants}, "verdict": _verdict_json(result)}
     (out / "results.json").write_text(json.dumps(numbers, indent=1), encoding="utf-8")
     result.out, result.files = out, [figure, report, out / "results.json"]
     return result.files
@@ -274,6 +305,7 @@ class FeatureMapsStudy:
         "Some maps are (nearly) blank for this image: their filter's pattern does not occur in it.")
     epochs: int = 5
     chapter: int = 4
+    verdict: Callable[[Any], Verdict] | None = found.feature_maps_verdict
 
     def run(self, config: RunConfig, data: ExperimentData) -> ExperimentResult:
         from nnblocks.viz.feature_maps import feature_maps, plot_feature_maps, plot_filters
@@ -294,6 +326,7 @@ class FeatureMapsStudy:
                          "the values positive (what the ReLU after the pooling keeps)" for name, m in maps.items()]
         result.notes.append(f"first-layer weights range over [{conv1.min():.3f}, {conv1.max():.3f}]")
         result.extra.update(maps=maps, image=image)
+        judge(result, self.verdict, config, data)
         if config.out is not None:
             out = Path(config.out)
             out.mkdir(parents=True, exist_ok=True)
@@ -302,7 +335,8 @@ class FeatureMapsStudy:
                               title=f"feature maps of one validation image (a {int(data.y_val[0])})")
             lines = [f"# `{self.name}`: {self.title}", "", self.description, "", f"- data: {result.data}",
                      f"- {epochs} epochs, Adam lr 1e-3, batch 32, seed {config.seed}", "",
-                     "![filters](filters.png)", "", "![feature maps](feature-maps.png)", "", "## What to notice", ""]
+                     "![filters](filters.png)", "", "![feature maps](feature-maps.png)", "",
+                     *book_section(self.name, result.extra.get("verdict"), config.protocol), "## What to notice", ""]
             lines += [f"- {line}" for line in self.notice] + ["", "## Measured in this run", ""]
             lines += [f"- {line}" for line in result.notes] + [""]
             header, rows = epoch_rows(variant)
@@ -322,7 +356,8 @@ TRANSLATION = ShiftStudy(
             "pixel position, so the same stroke one pixel further meets other weights it was never trained with.",
             "The CNN degrades more slowly: its filters slide over the whole image, so a shifted stroke still lights "
             "the same filters, only elsewhere in the feature map, and max pooling absorbs part of that move. It is "
-            "not invariant: the Linear layers after Flatten still tie features to positions."))
+            "not invariant: the Linear layers after Flatten still tie features to positions."),
+    verdict=found.translation_verdict)
 
 AUGMENTATION = ShiftStudy(
     "augmentation", "Random shifts during training",
@@ -334,7 +369,8 @@ AUGMENTATION = ShiftStudy(
             "The MLP learns each shift of each stroke as a separate pattern; the CNN's shared filters see a shifted "
             "stroke as the same one, so it needs less of that teaching. Where a shift pushes part of the digit off "
             "the canvas (the extremes on the 8x8 digits), no training brings the lost pixels back.",
-            "Augmentation can cost a little accuracy on centred images, or more epochs: the task got harder."))
+            "Augmentation can cost a little accuracy on centred images, or more epochs: the task got harder."),
+    verdict=found.augmentation_verdict)
 
 FEATURE_MAPS = FeatureMapsStudy()
 

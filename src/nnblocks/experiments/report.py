@@ -38,7 +38,11 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def pct(value: Any) -> str:
-    return "nan" if value is None or not math.isfinite(float(value)) else f"{100 * float(value):.2f} %"
+    """A fraction as a percentage; None (not measured: toy-sum has no accuracy) as an em dash, NaN (a diverged
+    run) as 'nan'."""
+    if value is None:
+        return "—"
+    return "nan" if not math.isfinite(float(value)) else f"{100 * float(value):.2f} %"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -223,7 +227,8 @@ def summary_markdown(results: Sequence[ExperimentResult], seconds: float, headin
                                                            verdicts), ""]
     lines += ["## Every variant", "", markdown_table(SUMMARY_HEADER, summary_rows(results)), "",
               "Train loss/accuracy: the final weights on the training set in eval mode, without penalty (toy-sum: "
-              "the MSE of the final model on the four samples). Time: training wall time of the variant.", "",
+              "the MSE of the final model on the four samples; it has no accuracy and no validation set, so those "
+              "columns show —; nan means a diverged run). Time: training wall time of the variant.", "",
               "| study | wall time | report |", "|---|---|---|"]
     lines += [f"| {r.name} | {r.seconds:.1f} s | {r.out / 'report.md' if r.out else '—'} |" for r in results]
     lines += ["", f"Total wall time: {seconds:.1f} s", ""]
