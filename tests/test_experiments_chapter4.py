@@ -162,3 +162,16 @@ def test_chapter4_reports_have_the_book_section(translation):
     assert f"**Verdict**: **{result.extra['verdict'].status}**" in section
     assert "data digits, not the book's Fashion-MNIST" in result.extra["verdict"].why
     assert json.loads((out / "results.json").read_text())["verdict"]["status"] == result.extra["verdict"].status
+
+
+def test_the_schedule_estimates_chapter_4_from_timed_steps(digits, monkeypatch):
+    # each network's step is timed; pretend a step takes 1 s so the arithmetic can be checked by hand
+    from nnblocks.experiments import chapter4, schedule
+
+    assert 0 < chapter4.step_seconds("CNN", Canvas.for_data(digits), 0, steps=1) < 60  # the real one runs the step
+    monkeypatch.setattr(chapter4, "step_seconds", lambda kind, canvas, seed, steps=3: 1.0)
+    config = RunConfig(epochs=2, seed=0)
+    tasks = schedule.estimate(schedule.plan(["translation"], config, lambda name: None), digits, config)
+    n_train, n_val, shifts = len(digits.y_train), len(digits.y_val), 7  # digits: shifts -3..+3
+    one_network = 2 * -(-n_train // 32) + (n_val * (2 + shifts) + n_train) / 32 / 3
+    assert [t.seconds for t in tasks] == [pytest.approx(2 * one_network)]  # the MLP and the CNN

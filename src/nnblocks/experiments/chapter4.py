@@ -167,6 +167,31 @@ def accuracy_by_shift(model: nn.Module, images: np.ndarray, y: np.ndarray, shift
     return out
 
 
+def step_seconds(kind: str, canvas: Canvas, seed: int, steps: int = 3) -> float:
+    """One Adam step of ``kind`` at batch 32, in seconds: the mean of ``steps`` after one warm-up (for the estimate)."""
+    model, loss_fn = build(kind, canvas, seed), nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    x, y = Tensor(np.zeros((32, canvas.size ** 2), np.float32)), Tensor(np.zeros(32, np.int64))
+    started = 0.0
+    for step in range(steps + 1):
+        started = time.perf_counter() if step == 1 else started
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return (time.perf_counter() - started) / steps
+
+
+def estimate_training(kinds: list[str], canvas: Canvas, data: ExperimentData, epochs: int, seed: int) -> float:
+    """Seconds to train each of ``kinds`` for ``epochs`` and to evaluate it on every shift: a forward pass costs about
+    a third of a training step (backward ~2 forwards), per 32 images."""
+    n_train, n_val, total = len(data.y_train), len(data.y_val), 0.0
+    for kind in kinds:
+        step = step_seconds(kind, canvas, seed)
+        forwards = n_val * (epochs + len(canvas.shifts)) + n_train  # validation per epoch, the shifts, final train
+        total += epochs * -(-n_train // 32) * step + forwards / 32 * step / 3
+    return total
+
+
 # ---- the studies --------------------------------------------------------------------------------------------------
 def judge(result: ExperimentResult, verdict: Callable[[Any], Verdict] | None, config: RunConfig,
           data: ExperimentData) -> None:
@@ -194,6 +219,10 @@ class ShiftStudy:
     epochs: int = 10
     chapter: int = 4
     verdict: Callable[[Any], Verdict] | None = None  # ExperimentResult -> Verdict beside the book's record
+
+    def estimate_seconds(self, config: RunConfig, data: ExperimentData) -> float:
+        epochs = config.epochs if config.epochs is not None else self.epochs
+        return estimate_training([kind for kind, _ in self.arms], Canvas.for_data(data), data, epochs, config.seed)
 
     def run(self, config: RunConfig, data: ExperimentData) -> ExperimentResult:
         epochs = config.epochs if config.epochs is not None else self.epochs
@@ -306,6 +335,11 @@ class FeatureMapsStudy:
     epochs: int = 5
     chapter: int = 4
     verdict: Callable[[Any], Verdict] | None = found.feature_maps_verdict
+
+    def estimate_seconds(self, config: RunConfig, data: ExperimentData) -> float:
+        epochs = config.epochs if config.epochs is not None else self.epochs
+        canvas = Canvas(Canvas.for_data(data).side, Canvas.for_data(data).margin, 0)
+        return estimate_training(["CNN"], canvas, data, epochs, config.seed)
 
     def run(self, config: RunConfig, data: ExperimentData) -> ExperimentResult:
         from nnblocks.viz.feature_maps import feature_maps, plot_feature_maps, plot_filters

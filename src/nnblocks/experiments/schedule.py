@@ -85,7 +85,8 @@ def _step_seconds(study: Study, index: int, data: ExperimentData, config: RunCon
 
 def estimate(tasks: list[Task], data: ExperimentData | None, config: RunConfig) -> list[Task]:
     """The tasks with their estimated seconds: steps per epoch x timed step, plus validation (and, with the book's
-    protocol, the second pass over the training set), x epochs. Toy-sum takes well under a second."""
+    protocol, the second pass over the training set), x epochs; an experiment with a run of its own gives its own
+    ``estimate_seconds(config, data)`` (chapter 4's studies), or none (toy-sum: well under a second)."""
     out = []
     with blas_limit(config.blas_threads):  # timed as the workers will run: with their BLAS threads
         for task in tasks:
@@ -95,7 +96,10 @@ def estimate(tasks: list[Task], data: ExperimentData | None, config: RunConfig) 
 
 def _estimate_task(task: Task, data: ExperimentData | None, config: RunConfig) -> Task:
     experiment = get(task.experiment)
-    if task.variant is None or data is None:
+    if task.variant is None:  # a run of its own: chapter 4's studies time their networks' steps; toy-sum is instant
+        own = getattr(experiment, "estimate_seconds", None)
+        return replace(task, seconds=own(config, data) if own is not None and data is not None else 0.5)
+    if data is None:
         return replace(task, seconds=0.5)
     epochs = config.epochs if config.epochs is not None else experiment.epochs
     step, per_sample = _step_seconds(experiment, task.variant, data, config)
