@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from nnblocks.cli.argtypes import CommandError
 
     prog = f"nnblocks {args.command}"
+    from nnblocks import _memory
+
+    if _memory.requested():  # opt-in, for this command's own process only (see nnblocks/_memory.py)
+        _memory.keep_freed_memory()
     try:
         _check_outputs(args, args.command)
         code = int(args.func(args) or 0)
