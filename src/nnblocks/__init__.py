@@ -55,6 +55,7 @@ from nnblocks.creation import (
     zeros_like,
 )
 from nnblocks.random import manual_seed
+from nnblocks.ops.blas import get_num_threads, set_num_threads  # torch.set_num_threads: the engine's products only
 from nnblocks.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from nnblocks.ops import return_types
 from nnblocks.ops.reduce import norm

@@ -274,7 +274,8 @@ class MatMul(Function):
         return self.b, self.a
 
 
-_SMALL_BATCH = 64  # rows up to which Linear multiplies W X^T (see Linear.forward)
+_SMALL_BATCH = 64  # rows up to which Linear multiplies W X^T (see Linear.forward)...
+_LARGE_WEIGHT = 1 << 16  # ...when W is this large: for a tiny layer the copy back costs more than it saves
 
 
 class Linear(Function):
@@ -306,12 +307,14 @@ class Linear(Function):
                 ".float() (or the model's parameters to float64)"
             )
         self.x, self.w, self.has_bias = x, w, b is not None
-        if x.ndim == 2 and x.shape[0] <= _SMALL_BATCH:
+        if x.ndim == 2 and x.shape[0] <= _SMALL_BATCH and w.size >= _LARGE_WEIGHT:
             # A small batch: (W X^T)^T, the same numbers as X W^T, but OpenBLAS multiplies W (out, in) as stored
             # without packing a transposed operand. Copied back to row-major, since an elementwise op mixing layouts
             # is ~10x slower (ReLU's backward: 267 vs 27 us at batch 32). 784-1000 layer, one thread: batch 32
             # 0.98 ms instead of 1.46, 64: 1.11 vs 1.40, 128: 2.10 vs 2.15, 256: 5.8 vs 5.5 (slower: not used).
             y = np.ascontiguousarray(blas.matmul(w, x.T).T)
+        elif x.ndim == 2:
+            y = blas.matmul(x, w.T)
         else:
             y = blas.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
@@ -320,11 +323,11 @@ class Linear(Function):
 
     def backward(self, g: np.ndarray) -> tuple:
         x, w = self.x, self.w
-        g2 = g.reshape(-1, g.shape[-1])
         gx = None
         if self.needs_input_grad[0]:
-            gx = blas.matmul(g2, w).reshape(*g.shape[:-1], w.shape[1]) if g.ndim > 1 else g @ w
-        gw = blas.matmul(g2.T, x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
+            gx = blas.matmul(g, w) if g.ndim == 2 else g @ w
+        g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1]))
+        gw = blas.matmul(g2.T, x2) if self.needs_input_grad[1] else None
         if not self.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None

@@ -24,6 +24,7 @@ from nnblocks.errors import InvalidValueError
 WORK_PER_THREAD = 1 << 27  # multiply-adds (M*N*K) each thread gets at least: 134M; the 784-1000 layer is 25M at
 # batch 32 (one thread), 200M at 256 (one thread), 7.8G at 10,000 (every thread)
 
+_UNTHREADED_BELOW = 1 << 16  # below this much work OpenBLAS itself uses one thread (gemm: 262K, axpy: 10K)
 _state: dict[str, Any] = {"threads": None}  # set_num_threads's value; None: the BLAS's own count
 _found: dict[str, Any] = {}  # "numpy" / "scipy": threadpoolctl's controller of that package's OpenBLAS, or None
 _lock = threading.Lock()
@@ -71,6 +72,8 @@ def get_num_threads() -> int:
 def call(function: Callable[..., Any], work: int, *args: Any, package: str = "numpy", **kwargs: Any) -> Any:
     """``function(*args, **kwargs)``, a BLAS call of ``work`` multiply-adds from ``package``'s OpenBLAS, run on the
     thread count of the rule above; the library's own count is put back before returning."""
+    if work < _UNTHREADED_BELOW:  # OpenBLAS runs it on one thread anyway: spare the ~4 us of asking
+        return function(*args, **kwargs)
     blas = controller(package)
     if blas is None:
         return function(*args, **kwargs)
@@ -87,4 +90,5 @@ def call(function: Callable[..., Any], work: int, *args: Any, package: str = "nu
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for 2-D arrays, with the thread count of the rule above."""
-    return call(np.matmul, a.shape[0] * a.shape[1] * b.shape[1], a, b)
+    work = a.shape[0] * a.shape[1] * b.shape[1]
+    return a @ b if work < _UNTHREADED_BELOW else call(np.matmul, work, a, b)

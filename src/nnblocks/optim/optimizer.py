@@ -73,7 +73,7 @@ def axpy_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.ndarray |
     scratch). The sum is rounded once (fused multiply-add) where NumPy rounds twice, so the last bit may differ,
     as it does between CPUs.
     """
-    axpy = _axpy(target, x)
+    axpy = _axpy(target, x) if target.size >= _AXPY_FROM else None
     if axpy is None:
         add_scaled_(target, x, alpha, scratch)
         return
@@ -83,6 +83,7 @@ def axpy_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.ndarray |
 
 
 _AXPY: dict[np.dtype, object] = {}
+_AXPY_FROM = 1 << 14  # elements; below, SciPy's call costs more (~3 us) than NumPy's second pass saves
 
 
 def _axpy(target: np.ndarray, x: np.ndarray) -> object:
