@@ -105,7 +105,8 @@ def test_thread_rule_depends_on_shapes_only(monkeypatch):
     try:
         assert nb.get_num_threads() == 2
         blas.call(lambda: None, 10 * blas.WORK_PER_THREAD)
-        assert calls == [2, 4]
+        blas.call(lambda: None, 1 << 20)  # small, but the user's count wins over the rule
+        assert calls == [2, 4, 2, 4]
     finally:
         nb.set_num_threads(None)
     with pytest.raises(nb.errors.InvalidValueError, match="whole number >= 1"):
