@@ -33,24 +33,24 @@ def _rng_batch(n: int = 16, seed: int = 0):
 def test_quick_run_writes_table_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = bench.main(["--quick", "--samples", "600", "--test-samples", "200", "--batch-sizes", "32", "256",
-                       "--systems", "nnblocks", "numpy", "gemm", "--threads", "1", "--json", str(out)])
+                       "--systems", "nnblocks", "fit", "numpy", "gemm", "--threads", "1", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "nnblocks/NumPy" in printed and "nnblocks/GEMM bound" in printed
+    assert "nnblocks/NumPy" in printed and "nnblocks/GEMM bound" in printed and "nnblocks/fit()" in printed
     report = json.loads(out.read_text())
     assert report["config"]["data"] == {"source": report["config"]["data"]["source"], "train": 600, "test": 200}
     assert report["machine"]["cpu"] and report["machine"]["versions"]["numpy"] == np.__version__
     for batch in ("32", "256"):
         per_system = report["results"][batch]
-        assert set(per_system) == {"nnblocks", "numpy", "gemm"}
-        for system in ("nnblocks", "numpy"):
+        assert set(per_system) == {"nnblocks", "fit", "numpy", "gemm"}
+        for system in ("nnblocks", "fit", "numpy"):
             s = per_system[system]
             assert s["errors"] == [] and s["measurements"] == 1 and s["dtype"] == "float32"
             assert 0.0 <= s["test_accuracy"] <= 1.0 and s["peak_rss_mib"] > 0
             run = s["runs"][0]
             assert run["samples"] == 600 and len(run["epoch_seconds"]) == 1
         gemm = per_system["gemm"]
-        assert gemm["runs"][0]["effective_batch"] == int(batch) and len(gemm["runs"][0]["per_product_ms"]) == 5
+        assert gemm["runs"][0]["effective_batch"] == int(batch) and len(gemm["runs"][0]["per_product_ms"]) == 6
         ratios = report["ratios"][batch]
         assert ratios["nnblocks/numpy"] == pytest.approx(per_system["nnblocks"]["samples_per_s"]
                                                          / per_system["numpy"]["samples_per_s"])
@@ -142,7 +142,26 @@ def test_gemm_shapes_are_the_five_products_of_a_step():
     # Forward 784*1000 + 1000*10 multiply-adds per sample, backward twice the second layer's and once the first's.
     assert flops == 2 * 32 * (2 * 784 * 1000 + 3 * 1000 * 10)
     result = gemm_bound(8, seconds=0.01)
-    assert result["repeats"] >= 3 and result["samples_per_s"] == pytest.approx(8 / result["step_seconds"])
+    assert result["samples_per_s"] == pytest.approx(8 / result["step_seconds"])
+    # the five products (each on its faster thread count) and the update, which the step's time is the sum of
+    assert len(result["per_product_ms"]) == 6 and set(result["threads"]) == {name for name, *_ in gemm_shapes(8)}
+    assert 1e3 * result["step_seconds"] == pytest.approx(sum(result["per_product_ms"].values()))
+
+
+def test_slow_blas_kernel_is_named_once_in_a_note():
+    from nnblocks.bench.machine import slow_kernel_note
+
+    def machine(kernel, env=None):
+        return {"thread_env": env or {}, "numpy_blas_libraries": [{"internal_api": "openblas", "architecture": kernel}]}
+
+    avx512 = {"avx2", "avx512f"}
+    assert slow_kernel_note(machine("SkylakeX"), avx512) is None
+    assert slow_kernel_note(machine("Haswell"), {"avx2"}) is None
+    note = slow_kernel_note(machine("Prescott"), avx512)
+    assert "Prescott kernel" in note and "AVX-512" in note
+    assert "Haswell kernel" in slow_kernel_note(machine("Haswell"), avx512)
+    forced = slow_kernel_note(machine("Haswell", {"OPENBLAS_CORETYPE": "Haswell"}), {"avx2"})
+    assert "OPENBLAS_CORETYPE=Haswell is set" in forced
 
 
 def test_synthetic_mnist_is_seeded_uint8_with_class_structure():

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from nnblocks._memory import keep_freed_memory
-
-keep_freed_memory()  # see nnblocks/_memory.py: large NumPy temporaries are reused instead of page-faulted back in
+# Importing nnblocks changes nothing process-wide (no allocator setting, no BLAS thread count): buffer reuse is the
+# engine's own business (see nnblocks/_memory.py and docs/ARCHITECTURE.md, "Performance").
 
 from nnblocks.errors import (
     BackwardError,
@@ -56,6 +55,7 @@ from nnblocks.creation import (
     zeros_like,
 )
 from nnblocks.random import manual_seed
+from nnblocks.ops.blas import get_num_threads, set_num_threads  # torch.set_num_threads: the engine's products only
 from nnblocks.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from nnblocks.ops import return_types
 from nnblocks.ops.reduce import norm

@@ -1,10 +1,15 @@
-"""Keep freed memory for reuse instead of handing it back to the OS (glibc only; a no-op elsewhere).
+"""An opt-in allocator setting for nnblocks' own command-line processes: keep freed memory instead of returning it.
 
-Why: training allocates the same large arrays every step (activations, gradients, temporaries). By default glibc
-serves blocks above 128 KB-32 MB with ``mmap`` and returns them with ``munmap`` on free (or trims the heap), so every
-step page-faults its arrays back in, and the kernel zeroes each page. Measured on a 784-1000-10 training step here:
-batch 10,000 went from 517 ms to 299 ms per step with the thresholds below, batch 32 from 2.2 ms to 1.9 ms.
-PyTorch avoids the same cost with its caching allocator. Set ``NNBLOCKS_KEEP_MEMORY=0`` to leave glibc as it is.
+Why it exists: glibc serves blocks above its mmap threshold (128 KiB at start, raised automatically up to 32 MiB as
+blocks are freed) with ``mmap`` and unmaps them on free, so a training step whose arrays are larger than 32 MiB (the
+784-1000-10 network at batch 10,000) page-faults them back in every step, and the kernel zeroes each page. Raising
+the mmap and trim thresholds keeps those pages: a plain NumPy step at batch 10,000 went from 517 ms to 299 ms.
+
+Why it is opt-in, and only for the ``nnblocks`` command: it changes the allocator of the whole process. A library
+must not do that to its host (a Jupyter kernel, a server, other libraries): after ``a = np.ones(10**8); del a`` the
+process would keep 796 MiB instead of 33 MiB. So ``import nnblocks`` never calls this; the engine reuses its own
+buffers instead (``nnblocks.ops.buffers``: persistent scratch owned by the ops and the optimizer). The ``nnblocks``
+command applies it to its own process only when ``NNBLOCKS_KEEP_MEMORY=1`` is set.
 """
 from __future__ import annotations
 
@@ -18,9 +23,17 @@ _M_MMAP_THRESHOLD = -3
 _THRESHOLD = 1 << 30  # blocks up to 1 GiB come from (and go back to) the heap; larger ones are still mmap-ed
 
 
+def requested() -> bool:
+    """Whether the user asked for the setting (``NNBLOCKS_KEEP_MEMORY=1`` in the environment)."""
+    return os.environ.get("NNBLOCKS_KEEP_MEMORY", "0") == "1"
+
+
 def keep_freed_memory() -> bool:
-    """Raise glibc's mmap and trim thresholds for this process. Returns True when the setting took effect."""
-    if not sys.platform.startswith("linux") or os.environ.get("NNBLOCKS_KEEP_MEMORY", "1") == "0":
+    """Raise glibc's mmap and trim thresholds for this whole process. Returns True when the setting took effect.
+
+    Process-wide: call it only in a process you own (the ``nnblocks`` command does, when ``NNBLOCKS_KEEP_MEMORY=1``).
+    """
+    if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -58,6 +58,42 @@ def describe_blas(libraries: list[dict[str, Any]]) -> str:
     return " + ".join(described)
 
 
+# OpenBLAS kernels (threadpoolctl's "architecture") that leave AVX2 / AVX-512 unused on CPUs that have them
+_PRE_AVX2 = {"katmai", "coppermine", "northwood", "prescott", "banias", "core2", "penryn", "dunnington", "nehalem",
+             "atom", "sandybridge", "barcelona", "opteron", "opteron_sse3", "bobcat", "bulldozer", "piledriver"}
+_AVX512 = {"skylakex", "cooperlake", "sapphirerapids"}
+
+
+def slow_kernel_note(machine: dict[str, Any], flags: set[str] | None = None) -> str | None:
+    """A warning when NumPy's OpenBLAS runs a kernel older than the CPU (a forced ``OPENBLAS_CORETYPE``, an old
+    build): the products can be 15% to 4x slower. None when the kernel fits the CPU, or nothing is known."""
+    flags = cpu_flags() if flags is None else flags
+    forced = machine["thread_env"].get("OPENBLAS_CORETYPE")
+    for lib in machine["numpy_blas_libraries"]:
+        kernel = str(lib.get("architecture") or "").lower()
+        if lib.get("internal_api") != "openblas" or not kernel:
+            continue
+        slow = ("avx2" in flags and kernel in _PRE_AVX2) or ("avx512f" in flags and kernel not in _AVX512
+                                                             and kernel in _PRE_AVX2 | {"haswell", "zen"})
+        if slow or forced:
+            why = f" (OPENBLAS_CORETYPE={forced} is set)" if forced else ""
+            return (f"NumPy's OpenBLAS runs its {lib['architecture']} kernel{why} on a CPU with "
+                    f"{'AVX-512' if 'avx512f' in flags else 'AVX2'}: matrix products may be 15% to 4x slower than "
+                    "they could be; unset OPENBLAS_CORETYPE, or install a current numpy wheel")
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux: /proc/cpuinfo; elsewhere empty)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from nnblocks.bench.data import prepare_data
-from nnblocks.bench.machine import available_systems, describe_blas, load_average, machine_description
+from nnblocks.bench.machine import (available_systems, describe_blas, load_average, machine_description,
+                                    slow_kernel_note)
 from nnblocks.bench.table import format_table
 from nnblocks.bench.worker import start_worker
 from nnblocks.bench.workload import CNN_WORKLOAD, LABELS, WORKLOAD
@@ -107,9 +108,9 @@ def speed_main(args: argparse.Namespace) -> int:
     systems, notes = available_systems(args.systems)
     machine = machine_description()
     print(f"nnblocks bench: {machine['cpu']}, {machine['usable_cpus']} usable CPUs, numpy BLAS {machine['numpy_blas']}")
-    note = busy_note(machine)
-    if note is not None:
-        notes.append(note)
+    for note in (busy_note(machine), slow_kernel_note(machine)):  # each once per run
+        if note is not None:
+            notes.append(note)
     with tempfile.TemporaryDirectory(prefix="nnblocks-bench-data-") as tmp:
         data_dir = Path(tmp)
         data = prepare_data(args, data_dir)

@@ -19,34 +19,64 @@ from nnblocks.bench.workload import CLASSES, HIDDEN, IN_FEATURES, LR
 
 
 def train_nnblocks(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[str, Any]:
-    """The public API as a user writes it: TensorDataset, DataLoader, MLP, CrossEntropyLoss, SGD."""
-    import nnblocks as nb
-    from nnblocks import nn, optim
-    from nnblocks.data import DataLoader, TensorDataset
+    """The user's eager loop, written as the PyTorch system's (``import nnblocks as torch``): a fresh permutation each
+    epoch, batches by tensor indexing, ``zero_grad / forward / loss / backward / step``."""
+    import nnblocks as torch
 
-    train_x, train_y, test_x, test_y = data
-    model = nn.MLP([IN_FEATURES, HIDDEN, CLASSES], seed=seed)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.parameters(), lr=LR)
-    loader = DataLoader(TensorDataset(train_x, train_y), batch_size=batch_size, shuffle=True, seed=seed)
+    train_x, train_y, test_x, test_y = (torch.from_numpy(a) for a in data)
+    model = torch.nn.MLP([IN_FEATURES, HIDDEN, CLASSES], seed=seed)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    rng = np.random.default_rng(seed)
+    n = len(train_y)
 
     epoch_seconds, losses = [], []
     for _ in range(epochs):
         total = 0.0
         start = time.perf_counter()
-        for xb, yb in loader:
+        order = torch.from_numpy(rng.permutation(n))
+        for i in range(0, n, batch_size):
+            index = order[i:i + batch_size]
+            xb, yb = train_x[index], train_y[index]
             optimizer.zero_grad()
             loss = loss_fn(model(xb), yb)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(yb)
         epoch_seconds.append(time.perf_counter() - start)
-        losses.append(total / len(train_y))
+        losses.append(total / n)
+    return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": _nnblocks_accuracy(model, data),
+            "dtype": str(next(model.parameters()).data.dtype)}
+
+
+def train_fit(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[str, Any]:
+    """The same network trained by ``nnblocks.train.fit`` from a shuffling DataLoader (what ``nnblocks train`` runs),
+    one ``fit`` call per epoch, no validation: its cost against the bare loop above."""
+    from nnblocks import nn, optim
+    from nnblocks.data import DataLoader, TensorDataset
+    from nnblocks.train import fit
+
+    train_x, train_y = data[0], data[1]
+    model = nn.MLP([IN_FEATURES, HIDDEN, CLASSES], seed=seed)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(model.parameters(), lr=LR)
+    loader = DataLoader(TensorDataset(train_x, train_y), batch_size=batch_size, shuffle=True, seed=seed)
+    epoch_seconds, losses = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        history = fit(model, loss_fn, optimizer, loader, epochs=1, progress=False)
+        epoch_seconds.append(time.perf_counter() - start)
+        losses.append(float(history["loss"][-1]))
+    return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": _nnblocks_accuracy(model, data),
+            "dtype": str(next(model.parameters()).data.dtype)}
+
+
+def _nnblocks_accuracy(model: Any, data: tuple) -> float:
+    import nnblocks as nb
+
     with nb.no_grad():
-        predicted = model(nb.Tensor(test_x)).data.argmax(axis=1)
-    dtype = str(next(model.parameters()).data.dtype)
-    return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": float(np.mean(predicted == test_y)),
-            "dtype": dtype}
+        predicted = model(nb.Tensor(data[2])).data.argmax(axis=1)
+    return float(np.mean(predicted == data[3]))
 
 
 def train_pytorch(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[str, Any]:
@@ -113,5 +143,6 @@ def train_sklearn(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[
 
 
 TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "nnblocks": train_nnblocks, "pytorch": train_pytorch, "numpy": train_numpy, "sklearn": train_sklearn,
+    "nnblocks": train_nnblocks, "fit": train_fit, "pytorch": train_pytorch, "numpy": train_numpy,
+    "sklearn": train_sklearn,
 }

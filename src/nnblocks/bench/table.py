@@ -28,30 +28,31 @@ def format_table(report: dict[str, Any]) -> str:
     if machine.get("load_average_start") is not None:
         start, end = machine["load_average_start"][0], machine["load_average_end"][0]
         lines.append(f"load average (1 min) at start {start:.2f}, at end {end:.2f}")
-    header = f"{'batch':>6}  {'system':<13} {'samples/s':>11}  {'min .. max':>21}  {'test acc':>8}  {'peak RSS':>9}"
+    header = f"{'batch':>6}  {'system':<14} {'samples/s':>11}  {'min .. max':>21}  {'test acc':>8}  {'peak RSS':>9}"
     lines += ["", header, "-" * len(header)]
     noisy = False
     for batch, per_system in report["results"].items():
         for system, s in per_system.items():
             name = LABELS[system]
             if "samples_per_s" not in s:
-                lines.append(f"{batch:>6}  {name:<13} {'FAILED':>11}  {s['errors'][0][:60]}")
+                lines.append(f"{batch:>6}  {name:<14} {'FAILED':>11}  {s['errors'][0][:60]}")
                 continue
             spread = f"{s['min_samples_per_s']:,.0f} .. {s['max_samples_per_s']:,.0f}"
             if s["max_samples_per_s"] > NOISY * s["min_samples_per_s"]:
                 spread += " !"
                 noisy = True
             acc = f"{100 * s['test_accuracy']:.1f}%" if "test_accuracy" in s else ""
-            lines.append(f"{batch:>6}  {name:<13} {s['samples_per_s']:>11,.0f}  {spread:>21}  {acc:>8}  "
+            lines.append(f"{batch:>6}  {name:<14} {s['samples_per_s']:>11,.0f}  {spread:>21}  {acc:>8}  "
                          f"{s['peak_rss_mib']:>5.0f} MiB")
     if noisy:
         lines.append(f"! fastest and slowest measurement more than {NOISY}x apart: the machine was not quiet, "
                      "do not trust that median")
-    names = {"pytorch": "PyTorch", "numpy": "NumPy", "sklearn": "sklearn", "gemm": "GEMM bound"}
-    columns = [s for s in ("pytorch", "numpy", "sklearn", "gemm") if s in config["systems"]]
+    names = {"pytorch": "PyTorch", "numpy": "NumPy", "sklearn": "sklearn", "gemm": "GEMM bound", "fit": "fit()"}
+    columns = [s for s in ("pytorch", "numpy", "gemm", "sklearn", "fit") if s in config["systems"]]
     if "nnblocks" in config["systems"] and columns:
         header = f"{'batch':>6}  " + "  ".join(f"{'nnblocks/' + names[s]:>19}" for s in columns)
-        lines += ["", "ratios of samples/s (above 1.00: nnblocks is faster)", header, "-" * len(header)]
+        lines += ["", "ratios of samples/s (above 1.00: nnblocks' eager loop is faster; nnblocks/fit() is the bare loop "
+                  "against fit() on the same work)", header, "-" * len(header)]
         for batch, r in report["ratios"].items():
             cells = [f"{r[f'nnblocks/{s}']:.2f}x" if f"nnblocks/{s}" in r else "-" for s in columns]
             lines.append(f"{batch:>6}  " + "  ".join(f"{c:>19}" for c in cells))

@@ -8,10 +8,11 @@ from __future__ import annotations
 IN_FEATURES, HIDDEN, CLASSES = 784, 1000, 10
 LR = 0.01
 
-SYSTEMS = ("nnblocks", "pytorch", "numpy", "sklearn", "gemm")
+# "nnblocks" is the user's eager loop over pre-shuffled index slices; "fit" the same network through train.fit
+SYSTEMS = ("nnblocks", "fit", "pytorch", "numpy", "sklearn", "gemm")
 # The Python module each optional system needs; a system whose module is missing is skipped with a note.
 REQUIRES = {"pytorch": "torch", "sklearn": "sklearn"}
-LABELS = {"nnblocks": "nnblocks", "pytorch": "PyTorch", "numpy": "NumPy MLP", "sklearn": "scikit-learn",
+LABELS = {"nnblocks": "nnblocks", "fit": "nnblocks fit()", "pytorch": "PyTorch", "numpy": "NumPy MLP", "sklearn": "scikit-learn",
           "gemm": "GEMM bound"}
 WORKLOAD = (f"MLP {IN_FEATURES}-{HIDDEN}-ReLU-{CLASSES}, softmax cross-entropy, SGD lr {LR} (no momentum), float32, "
             "inputs /255, shuffled each epoch")

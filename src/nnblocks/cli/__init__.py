@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     from nnblocks.cli.argtypes import CommandError
 
     prog = f"nnblocks {args.command}"
+    from nnblocks import _memory
+
+    if _memory.requested():  # opt-in, for this command's own process only (see nnblocks/_memory.py)
+        _memory.keep_freed_memory()
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a closed pipe is caught below rather than reported at exit

@@ -130,6 +130,8 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         out = self.forward(*args, **kwargs)
+        if not self._forward_hooks:  # the common case: no copy of an empty dict's values per call
+            return out
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.errors import DTypeError, ShapeError
+from nnblocks.ops import blas
 from nnblocks.ops.base import Function, unbroadcast
 from nnblocks.ops.registry import register
 from nnblocks.tensor import Tensor
@@ -273,6 +274,10 @@ class MatMul(Function):
         return self.b, self.a
 
 
+_SMALL_BATCH = 64  # rows up to which Linear multiplies W X^T (see Linear.forward)...
+_LARGE_WEIGHT = 1 << 16  # ...when W is this large: for a tiny layer the copy back costs more than it saves
+
+
 class Linear(Function):
     """Fused affine map Y = X W^T + b, PyTorch's layout (W is (out, in)).
 
@@ -302,16 +307,27 @@ class Linear(Function):
                 ".float() (or the model's parameters to float64)"
             )
         self.x, self.w, self.has_bias = x, w, b is not None
-        y = x @ w.T
+        if x.ndim == 2 and x.shape[0] <= _SMALL_BATCH and w.size >= _LARGE_WEIGHT:
+            # A small batch: (W X^T)^T, the same numbers as X W^T, but OpenBLAS multiplies W (out, in) as stored
+            # without packing a transposed operand. Copied back to row-major, since an elementwise op mixing layouts
+            # is ~10x slower (ReLU's backward: 267 vs 27 us at batch 32). 784-1000 layer, one thread: batch 32
+            # 0.98 ms instead of 1.46, 64: 1.11 vs 1.40, 128: 2.10 vs 2.15, 256: 5.8 vs 5.5 (slower: not used).
+            y = np.ascontiguousarray(blas.matmul(w, x.T).T)
+        elif x.ndim == 2:
+            y = blas.matmul(x, w.T)
+        else:
+            y = blas.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
         if b is not None:
             y += b  # y is a fresh array: adding in place saves a temporary of the output's size
         return y
 
     def backward(self, g: np.ndarray) -> tuple:
         x, w = self.x, self.w
-        gx = g @ w if self.needs_input_grad[0] else None
-        g2 = g.reshape(-1, g.shape[-1])
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if self.needs_input_grad[1] else None
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = blas.matmul(g, w) if g.ndim == 2 else g @ w
+        g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1]))
+        gw = blas.matmul(g2.T, x2) if self.needs_input_grad[1] else None
         if not self.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None

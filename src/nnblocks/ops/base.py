@@ -58,8 +58,11 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
-        like = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = tuple(x if isinstance(x, Tensor) else constant(x, like, cls.__name__) for x in inputs)
+        if all(type(x) is Tensor for x in inputs):  # the common case, without the search for ``like``
+            tensors = inputs
+        else:
+            like = next((x for x in inputs if isinstance(x, Tensor)), None)
+            tensors = tuple(x if isinstance(x, Tensor) else constant(x, like, cls.__name__) for x in inputs)
         fn = cls()
         try:
             out = fn.forward(*(t._data for t in tensors), **options)

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from nnblocks.errors import InvalidValueError
-from nnblocks.optim.optimizer import Optimizer, ParamsT, add_scaled_, check_nonnegative
+from nnblocks.optim.optimizer import Optimizer, ParamsT, add_scaled_, axpy_, check_nonnegative
 from nnblocks.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -60,8 +60,8 @@ class SGD(Optimizer):
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         maximize = group["maximize"]
         if momentum == 0 and weight_decay == 0:
-            # Plain SGD: one axpy over the parameter, the sign of maximize folded into the step size.
-            add_scaled_(data, grad, lr if maximize else -lr, self._scratch_like(data))
+            # Plain SGD, theta <- theta - lr * g: one axpy over the parameter, maximize's sign in the step size.
+            axpy_(data, grad, lr if maximize else -lr, self._scratch_like(data))
             return
 
         # d: the (possibly decayed, possibly negated) gradient. It may alias grad, so it is never written to.
