@@ -1,7 +1,7 @@
 """Issue 14's fast paths change how the numbers are computed, never what they are.
 
 Each optimisation is checked against the plain computation it replaced (the "before"):
-- Linear's products: ``(W X^T)^T`` for small batches, a thread count chosen by size (``ops/blas.py``);
+- Linear's products: ``(W X^T)^T`` for small batches; the threads ``set_num_threads`` asks for (``ops/blas.py``);
 - plain SGD's one-pass BLAS axpy against NumPy's ``w += -lr * g``;
 - a whole training run against the same run written in plain NumPy with the old formulas.
 
@@ -77,7 +77,7 @@ def test_axpy_falls_back_for_what_blas_cannot_take():
     np.testing.assert_array_equal(w, np.arange(6, dtype=np.float32).reshape(2, 3).T - 1)
 
 
-def test_thread_rule_depends_on_shapes_only(monkeypatch):
+def test_products_leave_the_blas_alone_unless_asked(monkeypatch):
     calls = []
 
     class FakeBlas:
@@ -92,23 +92,22 @@ def test_thread_rule_depends_on_shapes_only(monkeypatch):
 
     fake = FakeBlas()
     monkeypatch.setitem(blas._found, "numpy", fake)
-    a, b = np.ones((32, 784), np.float32), np.ones((784, 1000), np.float32)  # 25M multiply-adds: one thread
+    monkeypatch.setitem(blas._found, "scipy", fake)
+    a, b = np.ones((32, 784), np.float32), np.ones((784, 1000), np.float32)
     np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
-    assert calls == [1, 4] and fake.threads == 4  # set around the call, then put back
+    assert calls == []  # by default: the BLAS's own threads, nothing set
+    blas.call(lambda: None, 1 << 20, package="scipy", threads=1)  # SGD's axpy: one thread, then put back
+    assert calls == [1, 4] and fake.threads == 4
     calls.clear()
-    blas.call(lambda: None, 3 * blas.WORK_PER_THREAD)  # enough for three threads
-    assert calls == [3, 4]
-    calls.clear()
-    blas.call(lambda: None, 100)  # tiny: OpenBLAS's own single thread, nothing asked
-    assert calls == []
     nb.set_num_threads(2)
     try:
         assert nb.get_num_threads() == 2
-        blas.call(lambda: None, 10 * blas.WORK_PER_THREAD)
-        blas.call(lambda: None, 1 << 20)  # small, but the user's count wins over the rule
-        assert calls == [2, 4, 2, 4]
+        blas.matmul(a, b)
+        blas.call(lambda: None, 100)  # tiny: OpenBLAS's own single thread, nothing asked
+        assert calls == [2, 4]
     finally:
         nb.set_num_threads(None)
+    assert nb.get_num_threads() == 4
     with pytest.raises(nb.errors.InvalidValueError, match="whole number >= 1"):
         nb.set_num_threads(0)
 

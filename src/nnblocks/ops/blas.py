@@ -1,16 +1,18 @@
-"""The matrix products of the engine's layers: how many BLAS threads each one uses, and the fast memory layout.
+"""The matrix products of the engine's layers: the BLAS threads they use, and the fast memory layout.
 
-Threads. NumPy's OpenBLAS splits every product over all cores. For a small product (the 784-1000 layer at batch 32:
-25M multiply-adds, ~0.6 ms) the threads spend much of it waiting on each other, and on a machine whose cores are
-shared with other work they wait for a thread the OS has parked: measured on the 2-core test machine under load,
-the batch-32 forward product took 1.36 ms on one thread and 4.4 ms on two, at batch 256 5.1 ms and 23 ms. So
-each thread gets at least ``WORK_PER_THREAD`` multiply-adds: a product runs on ``work // WORK_PER_THREAD`` threads,
-at least one, at most ``get_num_threads()`` (the BLAS's own count unless ``set_num_threads`` said otherwise). The rule depends on shapes only, never on timings: OpenBLAS's
-results differ in the last bits between thread counts, and a run must repeat bit for bit.
+Threads. By default the engine leaves NumPy's BLAS as it is (every core, as PyTorch does). ``set_num_threads(n)``
+(PyTorch's name) makes every product of the engine run on ``n`` threads instead: set around each product and put
+back at once, on NumPy's OpenBLAS (found by threadpoolctl; without it, or with another BLAS, products run as NumPy
+runs them), so nothing changes process-wide and NumPy's calls in the user's code keep their threads.
 
-Nothing is changed process-wide: the count is set around each product and put back at once, on NumPy's BLAS
-(found by threadpoolctl; without it, or with another BLAS, products run as NumPy runs them). NumPy's own calls in
-the user's code keep their threads.
+Measured on the 2-core test machine, one epoch of the 784-1000-10 network (interleaved runs, samples/s): a rule that
+gave each thread at least 134M multiply-adds (one thread at batch 32 and 256) won only while the machine was busy
+(3-8x at batch 32 under load) and lost when it was quiet: 11.5k against 14.0k at batch 32, 27k against 39.5k at 256.
+The default is the quiet machine's choice; ``set_num_threads(1)`` is the busy one's.
+
+``call(..., threads=1)`` runs a memory-bound call on one thread (SGD's axpy, ``optim.optimizer.axpy_``): SciPy
+loads an OpenBLAS of its own, and two pools of spinning threads on two cores stall each other (measured: 3.3k
+samples/s at batch 32 with both pools on two threads, 14k with the axpy on one).
 """
 from __future__ import annotations
 
@@ -20,9 +22,6 @@ from typing import Any, Callable
 import numpy as np
 
 from nnblocks.errors import InvalidValueError
-
-WORK_PER_THREAD = 1 << 27  # multiply-adds (M*N*K) each thread gets at least: 134M; the 784-1000 layer is 25M at
-# batch 32 (one thread), 200M at 256 (one thread), 7.8G at 10,000 (every thread)
 
 _UNTHREADED_BELOW = 1 << 16  # below this much work OpenBLAS itself uses one thread (gemm: 262K, axpy: 10K)
 _state: dict[str, Any] = {"threads": None}  # set_num_threads's value; None: the BLAS's own count
@@ -52,9 +51,8 @@ def _openblas_of(package: str) -> Any:
 
 def set_num_threads(threads: int | None) -> None:
     """The BLAS threads every matrix product of the engine uses, whatever its size (``None``, the default: the
-    size rule above, up to the BLAS's own count). On an idle multi-core machine ``set_num_threads(os.cpu_count())``
-    can be faster at batch 256 (measured here in a quiet moment: PyTorch on two threads 39.5k samples/s, nnblocks on
-    one 25.7k); on a shared one, the rule is (3-8x at batch 32).
+    BLAS's own count). On a machine whose cores are busy with other work, ``set_num_threads(1)`` can be several
+    times faster at small batches (see above).
 
     As ``torch.set_num_threads``, except that it applies to nnblocks' own products only, around each call: NumPy's
     calls elsewhere in the process keep their thread count.
@@ -72,16 +70,18 @@ def get_num_threads() -> int:
     return (blas.get_num_threads() or 1) if blas is not None else 1
 
 
-def call(function: Callable[..., Any], work: int, *args: Any, package: str = "numpy", **kwargs: Any) -> Any:
-    """``function(*args, **kwargs)``, a BLAS call of ``work`` multiply-adds from ``package``'s OpenBLAS, run on the
-    thread count of the rule above; the library's own count is put back before returning."""
-    if work < _UNTHREADED_BELOW:  # OpenBLAS runs it on one thread anyway: spare the ~4 us of asking
+def call(function: Callable[..., Any], work: int, *args: Any, package: str = "numpy", threads: int | None = None,
+         **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, a BLAS call of ``work`` multiply-adds from ``package``'s OpenBLAS, on
+    ``threads`` threads if given, else on ``set_num_threads``'s count if set, else as the BLAS is; the library's own
+    count is put back before returning."""
+    wanted = threads or _state["threads"]
+    if wanted is None or work < _UNTHREADED_BELOW:  # as the BLAS is; tiny calls run on one thread anyway
         return function(*args, **kwargs)
     blas = controller(package)
     if blas is None:
         return function(*args, **kwargs)
     current = blas.get_num_threads()
-    wanted = _state["threads"] or max(1, min(current, work // WORK_PER_THREAD))  # the user's count wins
     if wanted == current:
         return function(*args, **kwargs)
     blas.set_num_threads(wanted)
@@ -92,6 +92,6 @@ def call(function: Callable[..., Any], work: int, *args: Any, package: str = "nu
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D arrays, with the thread count of the rule above."""
+    """``a @ b`` for 2-D arrays, on the threads ``call`` chooses."""
     work = a.shape[0] * a.shape[1] * b.shape[1]
     return a @ b if work < _UNTHREADED_BELOW else call(np.matmul, work, a, b)

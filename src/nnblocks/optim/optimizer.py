@@ -78,7 +78,8 @@ def axpy_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.ndarray |
         add_scaled_(target, x, alpha, scratch)
         return
     flat = target.reshape(-1)  # a view: target is C-contiguous
-    if blas.call(axpy, flat.size, x.reshape(-1), flat, a=alpha, package="scipy") is not flat:  # pragma: no cover - SciPy copied instead of updating
+    # one thread: memory-bound, and SciPy's second OpenBLAS pool must not spin beside NumPy's (see ops/blas.py)
+    if blas.call(axpy, flat.size, x.reshape(-1), flat, a=alpha, package="scipy", threads=1) is not flat:  # pragma: no cover - SciPy copied instead of updating
         add_scaled_(target, x, alpha, scratch)
 
 
