@@ -75,14 +75,18 @@ def browser():
 
 
 def wait_for(driver, script, timeout=60.0, what=""):
-    """Poll a JavaScript expression until it is truthy; return its value."""
-    deadline = time.monotonic() + timeout
+    """Poll a JavaScript expression until it is truthy; return its value. Until the page's script has run,
+    ``window.playground`` is undefined and the expression throws: that counts as not yet (the last error is
+    reported if it never comes true)."""
+    deadline, error = time.monotonic() + timeout, None
+    guarded = f"try {{ return [({script}), null]; }} catch (e) {{ return [null, String(e)]; }}"
     while time.monotonic() < deadline:
-        value = driver.execute_script("return " + script)
+        value, error = driver.execute_script(guarded)
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or script}")
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or script}"
+                         + (f" (last error: {error})" if error else ""))
 
 
 def frame(driver, path=""):
