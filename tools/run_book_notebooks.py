@@ -185,7 +185,9 @@ def run_notebook(cells: list[str], backend: str, args: argparse.Namespace, cwd: 
 
 def summarize(name: str, cells: list[str], runs: dict[str, list[dict]]) -> dict:
     ours, theirs = runs.get("nnblocks"), runs.get("torch")
-    row = {"notebook": name, "cells": len(cells), "failing_nnblocks": [], "failing_torch": [], "to_fix": []}
+    # to_fix: fails on nnblocks, runs on PyTorch; unjudged: fails on nnblocks while PyTorch was not run (no torch)
+    row = {"notebook": name, "cells": len(cells), "failing_nnblocks": [], "failing_torch": [], "to_fix": [],
+           "unjudged": []}
     for i in range(len(cells)):
         bad_ours = ours is not None and not ours[i]["ok"]
         bad_theirs = theirs is not None and not theirs[i]["ok"]
@@ -193,7 +195,9 @@ def summarize(name: str, cells: list[str], runs: dict[str, list[dict]]) -> dict:
             row["failing_nnblocks"].append(i + 1)
         if bad_theirs:
             row["failing_torch"].append(i + 1)
-        if bad_ours and not bad_theirs:
+        if bad_ours and theirs is None:
+            row["unjudged"].append(i + 1)
+        elif bad_ours and not bad_theirs:
             row["to_fix"].append({"cell": i + 1, "error": ours[i]["error"], "where": ours[i].get("where", [])})
     return row
 
@@ -234,10 +238,11 @@ def print_table(rows: list[dict], runs_by_nb: dict, verbose: bool) -> None:
         for i in sorted(set(row["failing_nnblocks"]) | set(row["failing_torch"])):
             ours = runs.get("nnblocks", [{}] * i)[i - 1]
             theirs = runs.get("torch", [{}] * i)[i - 1]
-            status = "FIX " if i in [f["cell"] for f in row["to_fix"]] else "both" if not theirs.get("ok", True) \
-                and not ours.get("ok", True) else "pt  "
+            status = "FIX " if i in [f["cell"] for f in row["to_fix"]] else "nb? " if i in row["unjudged"] else \
+                "both" if not theirs.get("ok", True) and not ours.get("ok", True) else "pt  "
+            torch_said = "not run" if "torch" not in runs else theirs.get("error") or "ok"
             print(f"  [{status}] {row['notebook']} cell {i}: nnblocks: {ours.get('error') or 'ok'} | "
-                  f"PyTorch: {theirs.get('error') or 'ok'}")
+                  f"PyTorch: {torch_said}")
             if verbose and ours.get("where"):
                 print("         " + " / ".join(s.strip() for s in ours["where"]))
 
