@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nnblocks.bench.torch_loop import train_torch_model
 from nnblocks.bench.workload import CLASSES, CNN_CHANNELS, CNN_HIDDEN, LR
 
 SHAPE = (1, 28, 28)
@@ -68,26 +69,8 @@ def train_pytorch_cnn(data: tuple, batch_size: int, epochs: int, seed: int) -> d
     c1, c2 = CNN_CHANNELS
     model = t.Sequential(t.Conv2d(1, c1, 3), t.MaxPool2d(2), t.ReLU(), t.Conv2d(c1, c2, 3), t.MaxPool2d(2), t.ReLU(),
                          t.Flatten(), t.Linear(c2 * 5 * 5, CNN_HIDDEN[0]), t.ReLU(), t.Linear(CNN_HIDDEN[0], CLASSES))
-    loss_fn = t.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    generator = torch.Generator().manual_seed(seed)
-    n = len(train_y)
-    epoch_seconds, losses = [], []
-    for _ in range(epochs):
-        total = 0.0
-        start = time.perf_counter()
-        order = torch.randperm(n, generator=generator)
-        for i in range(0, n, batch_size):
-            index = order[i:i + batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(model(train_x[index]), train_y[index])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-        epoch_seconds.append(time.perf_counter() - start)
-        losses.append(total / n)
-    with torch.no_grad():
-        accuracy = float((model(test_x).argmax(dim=1) == test_y).float().mean().item())
+    epoch_seconds, losses, accuracy = train_torch_model(model, (train_x, train_y, test_x, test_y), batch_size, epochs,
+                                                        seed)
     return {"epoch_seconds": epoch_seconds, "epoch_loss": losses, "test_accuracy": accuracy,
             "dtype": str(next(model.parameters()).dtype), "torch_threads": torch.get_num_threads(),
             "torch_blas": "oneDNN/MKL-DNN for convolutions" if torch.backends.mkldnn.is_available() else "native"}

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nnblocks.bench.numpy_mlp import train_numpy
+from nnblocks.bench.torch_loop import train_torch_model
 from nnblocks.bench.workload import CLASSES, HIDDEN, IN_FEATURES, LR
 
 
@@ -86,28 +87,8 @@ def train_pytorch(data: tuple, batch_size: int, epochs: int, seed: int) -> dict[
     train_x, train_y, test_x, test_y = (torch.from_numpy(a) for a in data)
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(IN_FEATURES, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    generator = torch.Generator().manual_seed(seed)
-    n = len(train_y)
-
-    epoch_seconds, losses = [], []
-    for _ in range(epochs):
-        total = 0.0
-        start = time.perf_counter()
-        order = torch.randperm(n, generator=generator)
-        for i in range(0, n, batch_size):
-            index = order[i:i + batch_size]
-            xb, yb = train_x[index], train_y[index]
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(yb)
-        epoch_seconds.append(time.perf_counter() - start)
-        losses.append(total / n)
-    with torch.no_grad():
-        accuracy = (model(test_x).argmax(dim=1) == test_y).float().mean().item()
+    epoch_seconds, losses, accuracy = train_torch_model(model, (train_x, train_y, test_x, test_y), batch_size, epochs,
+                                                        seed)
     config = torch.__config__.show()
     blas = next((part.split("=", 1)[1] for part in config.replace(",", "\n").split() if part.startswith("BLAS_INFO=")),
                 "unknown")
