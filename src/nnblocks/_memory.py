@@ -8,8 +8,9 @@ the mmap and trim thresholds keeps those pages: a plain NumPy step at batch 10,0
 Why it is opt-in, and only for the ``nnblocks`` command: it changes the allocator of the whole process. A library
 must not do that to its host (a Jupyter kernel, a server, other libraries): after ``a = np.ones(10**8); del a`` the
 process would keep 796 MiB instead of 33 MiB. So ``import nnblocks`` never calls this; the engine reuses its own
-buffers instead (``nnblocks.ops.buffers``: persistent scratch owned by the ops and the optimizer). The ``nnblocks``
-command applies it to its own process only when ``NNBLOCKS_KEEP_MEMORY=1`` is set.
+buffers instead (the optimizers' per-parameter scratch, ``Optimizer._scratch_like``; the convolutions' im2col
+``WORKSPACE`` in ``ops/windows.py``). The ``nnblocks`` command applies it to its own process only when
+``NNBLOCKS_KEEP_MEMORY=1`` is set.
 """
 from __future__ import annotations
 
