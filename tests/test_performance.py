@@ -91,25 +91,71 @@ def test_products_leave_the_blas_alone_unless_asked(monkeypatch):
             self.threads = n
 
     fake = FakeBlas()
-    monkeypatch.setitem(blas._found, "numpy", fake)
-    monkeypatch.setitem(blas._found, "scipy", fake)
+    monkeypatch.setitem(blas._found, "scipy", fake)  # the engine's one BLAS (ops/blas.py)
     a, b = np.ones((32, 784), np.float32), np.ones((784, 1000), np.float32)
     np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
     assert calls == []  # by default: the BLAS's own threads, nothing set
-    blas.call(lambda: None, 1 << 20, package="scipy", threads=1)  # SGD's axpy: one thread, then put back
-    assert calls == [1, 4] and fake.threads == 4
-    calls.clear()
     nb.set_num_threads(2)
     try:
         assert nb.get_num_threads() == 2
         blas.matmul(a, b)
         blas.call(lambda: None, 100)  # tiny: OpenBLAS's own single thread, nothing asked
-        assert calls == [2, 4]
+        assert calls == [2, 4]  # set around the product, then put back
     finally:
         nb.set_num_threads(None)
     assert nb.get_num_threads() == 4
     with pytest.raises(nb.errors.InvalidValueError, match="whole number >= 1"):
         nb.set_num_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_takes_every_layout_as_it_is_and_agrees_with_numpy(dtype):
+    pytest.importorskip("scipy")
+    rng = np.random.default_rng(8)
+    a0, b0 = rng.standard_normal((37, 53)).astype(dtype), rng.standard_normal((53, 29)).astype(dtype)
+    # float64: only the order of the 53-term sums differs, ~53 u |a||b| at worst; float32 the same with its own u
+    tol = 53 * np.finfo(dtype).eps * (np.abs(a0) @ np.abs(b0))
+    for a in (a0, np.asfortranarray(a0)):
+        for b in (b0, np.asfortranarray(b0)):
+            for order in ("C", "F"):
+                out = blas.gemm(a, b, order=order)
+                assert out.dtype == dtype and (out.flags.c_contiguous if order == "C" else out.flags.f_contiguous)
+                assert np.all(np.abs(out - a0 @ b0) <= tol)
+            for target in (rng.standard_normal((37, 29)).astype(dtype), np.asfortranarray(rng.standard_normal((37, 29)).astype(dtype))):
+                before = target.copy()
+                address = target.__array_interface__["data"][0]
+                assert blas.gemm(a, b, alpha=-0.5, out=target, beta=1.0) is target
+                assert target.__array_interface__["data"][0] == address  # written in place
+                assert np.all(np.abs(target - (before - 0.5 * (a0 @ b0))) <= tol + 4 * np.spacing(np.abs(before)))
+
+
+def test_gemm_hands_what_blas_cannot_take_to_numpy():
+    strided = np.arange(60.0).reshape(6, 10)[:, ::2]  # neither C- nor F-ordered
+    b = np.ones((5, 3))
+    np.testing.assert_array_equal(blas.gemm(strided, b), strided @ b)
+    ints = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(blas.gemm(ints, ints.T), ints @ ints.T)
+    target = np.ones((2, 2), dtype=np.int64)
+    blas.gemm(ints, ints.T, alpha=2, out=target, beta=1.0)
+    np.testing.assert_array_equal(target, 1 + 2 * (ints @ ints.T))
+
+
+def test_import_leaves_scipy_for_the_first_optimizer():
+    import subprocess
+    import sys
+
+    code = ("import sys, nnblocks as nb; assert 'scipy' not in sys.modules, 'import nnblocks loaded SciPy'; "
+            "m = nb.nn.Linear(784, 100); nb.optim.SGD(m.parameters(), lr=0.1); print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("True" if _has_scipy() else "False")
+
+
+def _has_scipy():
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def test_float32_training_step_never_makes_a_float64_array(monkeypatch):

@@ -99,6 +99,43 @@ class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's n
         _state.enabled = self.before
 
 
+# ---- deferred gradients --------------------------------------------------------------------------------------------
+class DeferredGradient:
+    """A leaf's gradient not computed yet: what it takes to compute it, kept until someone needs the array.
+
+    Why: a weight's gradient is usually read once, by the optimizer, to do ``W -= lr * dW``. Plain SGD can add
+    ``-lr * dW`` straight into W from the factors of the product (``ops.blas.DeferredProduct``), never writing dW.
+    Only ``backward()`` stores one, in a leaf's ``_grad``; reading ``.grad`` computes the array (and keeps it), so
+    users, the trace and every other optimizer see an ordinary gradient.
+    """
+
+    __slots__ = ()
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def materialize(self) -> np.ndarray:  # pragma: no cover - interface
+        """The gradient as a fresh array, which the caller owns."""
+        raise NotImplementedError
+
+    def add_to(self, target: np.ndarray, alpha: float = 1.0) -> None:  # pragma: no cover - interface
+        """``target += alpha * gradient``, in place."""
+        raise NotImplementedError
+
+
+def clear_grad(t: Tensor, set_to_none: bool = True) -> None:
+    """``zero_grad`` for one tensor: ``.grad = None`` or, with ``set_to_none=False``, zeros in place (as PyTorch);
+    a deferred gradient is dropped without being computed."""
+    grad = t._grad
+    if set_to_none or grad is None:
+        t._grad = None
+    elif isinstance(grad, DeferredGradient):
+        from nnblocks.tensor import Tensor  # as in backward(): tensor.py imports this module
+
+        t._grad = Tensor._wrap(np.zeros(grad.shape, grad.dtype))
+    else:
+        grad.zero_()
+
+
 # ---- the walk ------------------------------------------------------------------------------------------------------
 def topological_order(root: Tensor, through_constants: bool = True) -> list[Tensor]:
     """Tensors of the graph behind ``root``, each after all of its inputs, ``root`` last.
@@ -125,14 +162,16 @@ def topological_order(root: Tensor, through_constants: bool = True) -> list[Tens
     return order
 
 
-def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
-                  order: list[Tensor] | None = None) -> Iterator[tuple[Tensor, np.ndarray]]:
+def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False, order: list[Tensor] | None = None,
+                  defer: bool = False) -> Iterator[tuple[Tensor, np.ndarray]]:
     """The chain rule over the whole graph: yield ``(t, dL/dt)`` for every tensor t behind ``root`` that requires a
     gradient, from ``root`` back to the leaves (reverse topological order), with dL/droot = ``seed``.
 
     Each op's ``backward`` runs once, after all the gradients flowing into its output have been summed (a tensor used
     twice gets the sum of both uses: the multivariable chain rule). ``release`` frees each op's saved arrays once
-    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``.
+    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``. With ``defer``
+    (``backward()`` alone asks), a leaf's gradient may come as a ``DeferredGradient``; otherwise every gradient is an
+    array.
     """
     order = topological_order(root, through_constants=False) if order is None else order
     grads: dict[int, np.ndarray] = {id(root): seed}
@@ -142,7 +181,7 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
             continue
         dtype = node._data.dtype
         if grad.dtype is not dtype and grad.dtype != dtype:  # a gradient has its tensor's dtype, as in PyTorch
-            grad = grad.astype(dtype)
+            grad = _array(grad).astype(dtype)
         yield node, grad
         fn = node.grad_fn
         if fn is None:
@@ -159,9 +198,17 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False,
             if g is None or not parent.requires_grad:
                 continue
             key = id(parent)
-            grads[key] = g if key not in grads else grads[key] + g
+            if key in grads:  # a second use: the sum, of arrays
+                grads[key] = _array(grads[key]) + _array(g)
+            else:  # deferred only for a leaf, whose gradient goes to backward() as it is
+                grads[key] = g if (defer and parent.grad_fn is None) else _array(g)
         if release:
             fn.release()
+
+
+def _array(grad: Any) -> np.ndarray:
+    """The gradient as an array: a deferred one is computed."""
+    return grad.materialize() if isinstance(grad, DeferredGradient) else grad
 
 
 def backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None:
@@ -171,16 +218,28 @@ def backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None
 
     A tensor's first gradient becomes its ``.grad``: a Tensor wrapping the array (no copy, unless the array is not the
     tensor's own: see below). Later gradients are added into that array in place, as PyTorch does (no new array per
-    backward), unless the user replaced it with a read-only one.
+    backward), unless the user replaced it with a read-only one. A leaf's ``DeferredGradient`` is stored as it is
+    (``.grad`` computes it when read) or added into the array already there.
     """
     from nnblocks.tensor import Tensor  # here, not at the top: tensor.py imports this module (~0.3 us a backward)
 
     wrap = Tensor._wrap
     handed_out: set[int] = set()  # ids of arrays already stored as some tensor's .grad in this pass
-    for node, grad in backpropagate(root, seed, release=not retain_graph):
+    for node, grad in backpropagate(root, seed, release=not retain_graph, defer=True):
         if node.grad_fn is not None and not node._retain_grad:
             continue
         existing = node._grad
+        if isinstance(existing, DeferredGradient):  # a second backward before a step: now it is needed
+            existing = node._grad = wrap(existing.materialize())
+        if isinstance(grad, DeferredGradient):
+            if existing is None:
+                node._grad = grad
+                continue
+            array = existing._data
+            if array.flags.writeable and array.shape == grad.shape and array.dtype == grad.dtype:
+                grad.add_to(array)  # accumulated by the product itself, into the existing array
+                continue
+            grad = grad.materialize()
         if existing is not None:
             array = existing._data
             if array.flags.writeable and array.shape == grad.shape:

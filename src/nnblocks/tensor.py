@@ -128,7 +128,10 @@ class Tensor:
     @property
     def grad(self) -> "Tensor | None":
         """The gradient of the last backward() with respect to this tensor (None before one)."""
-        return self._grad
+        grad = self._grad
+        if grad is not None and type(grad) is not Tensor and isinstance(grad, autograd.DeferredGradient):
+            grad = self._grad = Tensor._wrap(grad.materialize())  # computed now that it is read (autograd.py)
+        return grad
 
     @grad.setter
     def grad(self, value: "Tensor | None") -> None:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from nnblocks.autograd import clear_grad
 from nnblocks.devices import check_device
 from nnblocks.dtypes import as_dtype, to_numpy
 from nnblocks.errors import CheckpointError, DTypeError, ShapeError
@@ -212,10 +213,7 @@ class Module:
         """Forget the parameters' gradients: ``p.grad = None`` (the default, as in PyTorch 2.x), or with
         ``set_to_none=False`` zero each existing ``p.grad`` in place."""
         for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            clear_grad(p, set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():

@@ -278,6 +278,14 @@ _SMALL_BATCH = 64  # rows up to which Linear multiplies W X^T (see Linear.forwar
 _LARGE_WEIGHT = 1 << 16  # ...when W is this large: for a tiny layer the copy back costs more than it saves
 
 
+def _defers(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> bool:
+    """Whether Linear's backward keeps dW = G^T X as its factors (``blas.DeferredProduct``): for a large weight
+    (below, the Python costs more than the pass saved) whose factors, copied, are at most a quarter of its size
+    (batch 32 on the 784-1000 layer: 57K elements against 784K; batch 256: 457K, not deferred)."""
+    return (w.size >= _LARGE_WEIGHT and 4 * g.shape[0] * (g.shape[1] + x.shape[1]) <= w.size
+            and blas.routine("gemm", w.dtype) is not None)
+
+
 class Linear(Function):
     """Fused affine map Y = X W^T + b, PyTorch's layout (W is (out, in)).
 
@@ -307,19 +315,20 @@ class Linear(Function):
                 ".float() (or the model's parameters to float64)"
             )
         self.x, self.w, self.has_bias = x, w, b is not None
-        if x.ndim == 2 and x.shape[0] <= _SMALL_BATCH and w.size >= _LARGE_WEIGHT:
-            # A small batch: (W X^T)^T, the same numbers as X W^T, but OpenBLAS multiplies W (out, in) as stored
-            # without packing a transposed operand. Copied back to row-major, since an elementwise op mixing layouts
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        if x2.shape[0] <= _SMALL_BATCH and w.size >= _LARGE_WEIGHT:
+            # A small batch: Y column-major, which OpenBLAS computes from W as stored without packing a transposed
+            # operand, then copied to row-major (the bias added on the way), since an elementwise op mixing layouts
             # is ~10x slower (ReLU's backward: 267 vs 27 us at batch 32). 784-1000 layer, one thread: batch 32
             # 0.98 ms instead of 1.46, 64: 1.11 vs 1.40, 128: 2.10 vs 2.15, 256: 5.8 vs 5.5 (slower: not used).
-            y = np.ascontiguousarray(blas.matmul(w, x.T).T)
-        elif x.ndim == 2:
-            y = blas.matmul(x, w.T)
+            column_major = blas.gemm(x2, w.T, order="F")
+            y = np.empty(column_major.shape, column_major.dtype)
+            np.add(column_major, b, out=y) if b is not None else np.copyto(y, column_major)
         else:
-            y = blas.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(*x.shape[:-1], w.shape[0])
-        if b is not None:
-            y += b  # y is a fresh array: adding in place saves a temporary of the output's size
-        return y
+            y = blas.matmul(x2, w.T)
+            if b is not None:
+                y += b  # y is a fresh array: adding in place saves a temporary of the output's size
+        return y if x.ndim == 2 else y.reshape(*x.shape[:-1], w.shape[0])
 
     def backward(self, g: np.ndarray) -> tuple:
         x, w = self.x, self.w
@@ -327,7 +336,14 @@ class Linear(Function):
         if self.needs_input_grad[0]:
             gx = blas.matmul(g, w) if g.ndim == 2 else g @ w
         g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1]))
-        gw = blas.matmul(g2.T, x2) if self.needs_input_grad[1] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            if self.parents[1].grad_fn is None and _defers(g2, x2, w):
+                # dW = G^T X kept as its factors (ops/blas.py): copies, since the caller may change its batch and
+                # G may be another tensor's .grad; a quarter of dW's size at most (see _defers)
+                gw = blas.DeferredProduct(np.array(g2), np.array(x2))
+            else:
+                gw = blas.matmul(g2.T, x2)
         if not self.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if self.needs_input_grad[2] else None

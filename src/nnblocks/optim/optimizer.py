@@ -23,6 +23,7 @@ import numpy as np
 
 from nnblocks.ops import blas
 from nnblocks.errors import CheckpointError, DTypeError, InvalidValueError, ShapeError
+from nnblocks.autograd import DeferredGradient, clear_grad
 from nnblocks.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "add_scaled_", "axpy_", "check_nonnegative"]
@@ -65,8 +66,8 @@ def add_scaled_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.nda
 
 
 def axpy_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.ndarray | None = None) -> None:
-    """``target += alpha * x`` in place, in one pass: BLAS's axpy (SciPy's wrapper) when both arrays are contiguous
-    and of one float dtype, else ``add_scaled_``.
+    """``target += alpha * x`` in place, in one pass: BLAS's axpy (SciPy's wrapper, the engine's one BLAS: see
+    ``ops/blas.py``) when both arrays are contiguous and of one float dtype, else ``add_scaled_``.
 
     One pass instead of two: ``alpha * x`` into a scratch array, then ``+=``, reads and writes the 3 MB weight
     twice. Measured on the 784-1000 layer's weight (784k float32): 163 us instead of 667 us (``add_scaled_`` with
@@ -78,12 +79,10 @@ def axpy_(target: np.ndarray, x: np.ndarray, alpha: float, scratch: np.ndarray |
         add_scaled_(target, x, alpha, scratch)
         return
     flat = target.reshape(-1)  # a view: target is C-contiguous
-    # one thread: memory-bound, and SciPy's second OpenBLAS pool must not spin beside NumPy's (see ops/blas.py)
-    if blas.call(axpy, flat.size, x.reshape(-1), flat, a=alpha, package="scipy", threads=1) is not flat:  # pragma: no cover - SciPy copied instead of updating
+    if blas.call(axpy, flat.size, x.reshape(-1), flat, a=alpha) is not flat:  # pragma: no cover - SciPy copied instead of updating
         add_scaled_(target, x, alpha, scratch)
 
 
-_AXPY: dict[np.dtype, object] = {}
 _AXPY_FROM = 1 << 14  # elements; below, SciPy's call costs more (~3 us) than NumPy's second pass saves
 
 
@@ -92,13 +91,7 @@ def _axpy(target: np.ndarray, x: np.ndarray) -> object:
     if not (target.dtype is x.dtype and target.dtype.kind == "f" and target.shape == x.shape
             and target.flags.c_contiguous and x.flags.c_contiguous and target.flags.writeable and target.size):
         return None
-    if not _AXPY:
-        try:
-            from scipy.linalg import blas  # imported on the first step (~0.1-0.4 s), not with nnblocks
-            _AXPY.update({np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy})
-        except ImportError:
-            _AXPY[np.dtype(np.void)] = None  # remembered: no SciPy
-    return _AXPY.get(target.dtype)
+    return blas.routine("axpy", target.dtype)
 
 
 def check_nonnegative(owner: str, name: str, value: Any) -> float:
@@ -143,6 +136,8 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+        # the engine's BLAS (SciPy's, ~0.27 s to import) loaded now, not inside the first step of a timed epoch
+        blas.load({p.data.dtype for g in self.param_groups for p in g["params"] if p.data.size >= _AXPY_FROM})
 
     # ---- parameter groups -------------------------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -199,12 +194,7 @@ class Optimizer:
         """
         for group in self.param_groups:
             for p in group["params"]:
-                grad = p.grad
-                if grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        grad.zero_()
+                clear_grad(p, set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; if given, ``closure()`` recomputes the loss first."""
@@ -214,9 +204,13 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for index, p in enumerate(group["params"]):
-                grad = p.grad
+                grad = p._grad  # read as stored: a deferred gradient is computed only if the update needs the array
                 if grad is None:
                     continue  # the parameter took no part in the loss: leave it and its state alone
+                if isinstance(grad, DeferredGradient):
+                    if grad.shape == p.data.shape and self._add_deferred(p, grad, group):
+                        continue
+                    grad = p.grad
                 grad = grad.data  # the array: the updates below are NumPy's
                 if grad.shape != p.data.shape:
                     raise ShapeError(
@@ -234,6 +228,11 @@ class Optimizer:
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         """The per-parameter state before the first step (momentum buffers, moment estimates...)."""
         return {}
+
+    def _add_deferred(self, p: Tensor, grad: DeferredGradient, group: dict[str, Any]) -> bool:
+        """The update straight from a deferred gradient (``autograd.DeferredGradient``), without its array: True if
+        done. An optimizer whose step is ``p += alpha * grad`` (plain SGD) says so; the others need the array."""
+        return False
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Update ``p.data`` in place from ``grad`` (read-only) and ``state``; subclasses implement."""

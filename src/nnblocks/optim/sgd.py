@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from nnblocks.autograd import DeferredGradient
 from nnblocks.errors import InvalidValueError
 from nnblocks.optim.optimizer import Optimizer, ParamsT, add_scaled_, axpy_, check_nonnegative
 from nnblocks.tensor import Tensor
@@ -54,6 +55,13 @@ class SGD(Optimizer):
                 "SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
                 f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
             )
+
+    def _add_deferred(self, p: Tensor, grad: DeferredGradient, group: dict[str, Any]) -> bool:
+        # Plain SGD from a weight's deferred G^T X: theta += (-lr) G^T X as one GEMM into theta (ops/blas.py)
+        if group["momentum"] != 0 or group["weight_decay"] != 0:
+            return False
+        grad.add_to(p.data, group["lr"] if group["maximize"] else -group["lr"])
+        return True
 
     def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         data = p.data  # the parameter's array, updated in place (read once: .data is a property)
