@@ -157,7 +157,7 @@ def topological_order(root: Tensor, through_constants: bool = True) -> list[Tens
         stack.append((node, True))
         if node.grad_fn is not None:
             for parent in reversed(node.grad_fn.parents):
-                if (through_constants or parent.requires_grad) and id(parent) not in visited:
+                if (through_constants or parent._requires_grad) and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
@@ -195,7 +195,7 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False, order: 
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for parent, g in zip(fn.parents, input_grads):
-            if g is None or not parent.requires_grad:
+            if g is None or not parent._requires_grad:
                 continue
             key = id(parent)
             if key in grads:  # a second use: the sum, of arrays
