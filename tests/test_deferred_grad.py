@@ -114,15 +114,22 @@ def test_sgd_from_the_factors_equals_sgd_from_the_matrix(sgd):
     assert np.all(np.abs(w - v) <= 4 * np.spacing(np.abs(v) + np.float32(0.05) * np.abs(fast32.weight.grad.data)))
 
 
-def test_grad_after_the_fused_step_is_still_the_gradient():
+def _one_sgd_step(before_step=lambda layer: None):
+    """One backward and one plain-SGD step (lr 0.1) on a fresh layer; (layer, G^T X, the weight before)."""
     layer = _layer()
     optimizer = optim.SGD(layer.parameters(), lr=0.1)
     x, g = _batch()
     w0 = layer.weight.data.copy()
     layer(nb.Tensor(x)).backward(g)
+    before_step(layer)
     optimizer.step()
-    np.testing.assert_allclose(layer.weight.data, w0 - 0.1 * (g.T @ x), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad.data, g.T @ x, rtol=1e-12, atol=1e-12)
+    return layer, g.T @ x, w0
+
+
+def test_grad_after_the_fused_step_is_still_the_gradient():
+    layer, dw, w0 = _one_sgd_step()
+    np.testing.assert_allclose(layer.weight.data, w0 - 0.1 * dw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad.data, dw, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=1e-3), lambda ps: optim.RMSprop(ps, lr=1e-3)])
@@ -140,15 +147,15 @@ def test_optimizers_that_need_the_array_get_it(make):
 
 def test_a_gradient_scaled_in_place_before_the_step_is_the_one_the_step_uses():
     # clipping by hand, as the book's loops may: p.grad.mul_(c) then step()
-    layer = _layer()
-    optimizer = optim.SGD(layer.parameters(), lr=0.1)
-    x, g = _batch()
-    w0 = layer.weight.data.copy()
-    layer(nb.Tensor(x)).backward(g)
-    assert float(layer.weight.grad.norm()) == pytest.approx(np.linalg.norm(g.T @ x), rel=1e-12)
-    layer.weight.grad.mul_(0.5)
-    optimizer.step()
-    np.testing.assert_allclose(layer.weight.data, w0 - 0.1 * 0.5 * (g.T @ x), rtol=1e-12, atol=1e-12)
+    norms = []
+
+    def clip(layer):
+        norms.append(float(layer.weight.grad.norm()))
+        layer.weight.grad.mul_(0.5)
+
+    layer, dw, w0 = _one_sgd_step(clip)
+    assert norms[0] == pytest.approx(np.linalg.norm(dw), rel=1e-12)
+    np.testing.assert_allclose(layer.weight.data, w0 - 0.1 * 0.5 * dw, rtol=1e-12, atol=1e-12)
 
 
 def test_a_weight_used_twice_gets_the_sum_as_an_array():
