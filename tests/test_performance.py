@@ -235,3 +235,22 @@ def test_same_seed_same_run_bit_for_bit():
 
     for a, b in zip(run(), run()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_threads_can_be_asked_for_before_the_first_product():
+    # the engine's BLAS is SciPy's, loaded by the first optimizer or product: asking for threads before either must
+    # still find it (it once stayed "not found" for the whole process)
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy")
+    import subprocess
+    import sys
+
+    code = ("import nnblocks as nb; from nnblocks.ops import blas; found = blas.controller(); "
+            "print(found is not None and found.filepath == blas.controller('scipy').filepath)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # SciPy's wheels bundle OpenBLAS; a SciPy built on another BLAS leaves nothing for threadpoolctl to set
+    from threadpoolctl import threadpool_info
+
+    import scipy.linalg  # noqa: F401 - so that threadpool_info sees SciPy's BLAS in this process too
+    has_openblas = any(i.get("internal_api") == "openblas" and "scipy" in i.get("filepath", "") for i in threadpool_info())
+    assert out.strip() == str(has_openblas)

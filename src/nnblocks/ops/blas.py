@@ -67,6 +67,8 @@ def controller(package: str = "scipy") -> Any:
     """threadpoolctl's controller of ``package``'s OpenBLAS ("scipy", whose BLAS the engine uses, or "numpy"), or
     None (no threadpoolctl, another BLAS, not loaded yet)."""
     if package not in _found:
+        if package == "scipy":
+            load((np.float32,))  # its OpenBLAS is found only once loaded: asked before the first product, load it
         with _lock:
             if package not in _found:
                 _found[package] = _openblas_of(package)
