@@ -165,3 +165,21 @@ def test_a_weight_used_twice_gets_the_sum_as_an_array():
     y = layer(nb.Tensor(x1)) * nb.Tensor(g1) + layer(nb.Tensor(x2)) * nb.Tensor(g2)
     y.sum().backward()
     np.testing.assert_allclose(layer.weight.grad.data, g1.T @ x1 + g2.T @ x2, rtol=1e-12, atol=1e-12)
+
+
+def test_the_trace_and_every_other_walk_get_arrays():
+    from nnblocks.autograd import backpropagate
+    from nnblocks.viz.explain import explain
+
+    layer = _layer()
+    x, g = _batch()
+    out = layer(nb.Tensor(x))
+    out.backward(g, retain_graph=True)
+    assert isinstance(layer.weight._grad, DeferredGradient)  # backward() alone takes it deferred
+    grads = {id(t): a for t, a in backpropagate(out, g)}
+    assert all(type(a) is np.ndarray for a in grads.values())
+    np.testing.assert_allclose(grads[id(layer.weight)], g.T @ x, rtol=1e-12, atol=1e-12)
+    assert all(a is None or type(a) is np.ndarray for a in out.grad_fn.backward(g))  # an op called directly
+    model = nn.MLP([784, 1000, 10], seed=0)  # the chapter-3 network at a small batch: its weight would defer
+    loss = nn.CrossEntropyLoss()(model(nb.Tensor(_batch(rows=4, dtype=np.float32)[0])), nb.tensor([1, 2, 3, 4]))
+    assert "Chain-rule trace" in str(explain(loss))

@@ -191,7 +191,12 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False, order: 
                 f"backward through the graph a second time: {fn.name}'s saved values were freed after the first "
                 "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
             )
-        input_grads = fn.backward(grad)
+        if defer:  # only this walk's caller (backward()) takes deferred gradients; the trace and others get arrays
+            fn.may_defer = True
+            input_grads = fn.backward(grad)
+            fn.may_defer = False  # a graph kept by retain_graph=True may be explained next
+        else:
+            input_grads = fn.backward(grad)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for parent, g in zip(fn.parents, input_grads):

@@ -338,7 +338,7 @@ class Linear(Function):
         g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1]))
         gw = None
         if self.needs_input_grad[1]:
-            if self.parents[1].grad_fn is None and _defers(g2, x2, w):
+            if self.may_defer and self.parents[1].grad_fn is None and _defers(g2, x2, w):
                 # dW = G^T X kept as its factors (ops/blas.py): copies, since the caller may change its batch and
                 # G may be another tensor's .grad; a quarter of dW's size at most (see _defers)
                 gw = blas.DeferredProduct(np.array(g2), np.array(x2))

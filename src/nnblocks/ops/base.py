@@ -51,6 +51,7 @@ class Function:
     parents: tuple[Tensor, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     released = False
+    may_defer = False  # set by backward()'s walk alone: a leaf's gradient may be returned deferred (autograd.py)
 
     @property
     def name(self) -> str:
