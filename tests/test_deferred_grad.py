@@ -41,7 +41,7 @@ def test_small_batch_weight_gradient_is_deferred_and_reads_as_the_matrix():
 
 def test_large_batch_and_small_layers_are_not_deferred():
     layer = _layer()
-    x, g = _batch(rows=200)  # factors (200 x 1084) larger than a quarter of W (300 x 784)
+    x, g = _batch(rows=200)  # factors (200 x 1084) larger than half of W (300 x 784)
     layer(nb.Tensor(x)).backward(g)
     assert type(layer.weight._grad) is nb.Tensor
     tiny = nn.Linear(3, 2, dtype=np.float64)
