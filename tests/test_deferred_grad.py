@@ -183,3 +183,63 @@ def test_the_trace_and_every_other_walk_get_arrays():
     model = nn.MLP([784, 1000, 10], seed=0)  # the chapter-3 network at a small batch: its weight would defer
     loss = nn.CrossEntropyLoss()(model(nb.Tensor(_batch(rows=4, dtype=np.float32)[0])), nb.tensor([1, 2, 3, 4]))
     assert "Chain-rule trace" in str(explain(loss))
+
+
+# ---- gradients the walk alone holds: updated in place (autograd.backpropagate's ``owned``) -------------------------
+def _relu_owned_flags(monkeypatch, build):
+    from nnblocks.ops.activation import ReLU
+
+    flags, original = [], ReLU.backward
+
+    def spy(self, g):
+        flags.append(self.owns_grad)
+        return original(self, g)
+
+    monkeypatch.setattr(ReLU, "backward", spy)
+    build()
+    return flags
+
+
+def test_relu_masks_in_place_only_a_gradient_nothing_else_holds(monkeypatch):
+    x, g = _batch()
+    layer = _layer()
+
+    def plain():
+        layer(nb.Tensor(x)).relu().sum().backward()
+
+    assert _relu_owned_flags(monkeypatch, plain) == [False]  # the seed's ones: Tensor.backward's, not the walk's
+    model = nn.MLP([784, 300, 10], seed=0, dtype=np.float64)
+
+    def mlp():
+        nn.CrossEntropyLoss()(model(nb.Tensor(x)), nb.tensor(np.arange(16) % 10)).backward()
+
+    assert _relu_owned_flags(monkeypatch, mlp) == [True]  # Linear's fresh dL/da: masked in place
+
+
+def test_a_retained_or_given_gradient_is_never_changed(monkeypatch):
+    x, g = _batch()
+    layer = _layer()
+    h = layer(nb.Tensor(x))
+    a = h.relu()
+    a.retain_grad()
+    seed = g.copy()
+    (a * 1.0).backward(nb.Tensor(seed))  # Mul's backward makes a new dL/da: ReLU would own it, but a keeps it
+    np.testing.assert_array_equal(a.grad.data, g)  # dL/da, not masked by ReLU's backward
+    np.testing.assert_array_equal(seed, g)
+    np.testing.assert_allclose(layer.weight.grad.data, (g * (h.data > 0)).T @ x, rtol=1e-12, atol=1e-12)
+    layer.weight.grad = None
+    h2 = layer(nb.Tensor(x))
+    out = h2.relu()
+    out.backward(nb.Tensor(seed))  # the root's gradient, given: never owned
+    np.testing.assert_array_equal(seed, g)
+    np.testing.assert_allclose(layer.weight.grad.data, (g * (h2.data > 0)).T @ x, rtol=1e-12, atol=1e-12)
+
+
+def test_one_gradient_sent_to_two_inputs_is_owned_by_neither():
+    # Add hands the same array to both operands: masking it in place for one would mask it for the other
+    x, g = _batch()
+    first, second = _layer(), nn.Linear(784, 300, dtype=np.float64, seed=4)
+    h1, h2 = first(nb.Tensor(x)), second(nb.Tensor(x))
+    ((h1.relu() + h2.relu()) * 1.0).backward(nb.Tensor(g))  # Mul's new gradient reaches Add owned
+    np.testing.assert_allclose(first.weight.grad.data, (g * (h1.data > 0)).T @ x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(second.weight.grad.data, (g * (h2.data > 0)).T @ x, rtol=1e-12, atol=1e-12)

@@ -169,19 +169,25 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False, order: 
 
     Each op's ``backward`` runs once, after all the gradients flowing into its output have been summed (a tensor used
     twice gets the sum of both uses: the multivariable chain rule). ``release`` frees each op's saved arrays once
-    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``. With ``defer``
-    (``backward()`` alone asks), a leaf's gradient may come as a ``DeferredGradient``; otherwise every gradient is an
-    array.
+    used (``backward()`` without ``retain_graph``); a graph already freed raises ``BackwardError``.
+
+    ``defer`` is for a caller that keeps only the leaves' gradients (and retained ones): ``backward()``. Then a leaf's
+    gradient may come as a ``DeferredGradient`` (``Function.may_defer``), and an op whose incoming gradient nothing
+    else holds is told so (``Function.owns_grad``) and may update it in place (ReLU's mask, Linear's kept factor).
+    Any other caller (the trace, the graph drawing) gets every gradient as an array, never modified after the yield.
     """
     order = topological_order(root, through_constants=False) if order is None else order
     grads: dict[int, np.ndarray] = {id(root): seed}
+    owned: set[int] = set()  # ids of arrays in ``grads`` that nothing else holds (with ``defer`` only; see below)
     for node in reversed(order):
         grad = grads.pop(id(node), None)
         if grad is None:
             continue
+        mine = id(grad) in owned
+        owned.discard(id(grad))
         dtype = node._data.dtype
         if grad.dtype is not dtype and grad.dtype != dtype:  # a gradient has its tensor's dtype, as in PyTorch
-            grad = _array(grad).astype(dtype)
+            grad, mine = _array(grad).astype(dtype), defer
         yield node, grad
         fn = node.grad_fn
         if fn is None:
@@ -192,21 +198,31 @@ def backpropagate(root: Tensor, seed: np.ndarray, release: bool = False, order: 
                 "backward(); call backward(retain_graph=True) the first time if you need to backpropagate twice"
             )
         if defer:  # only this walk's caller (backward()) takes deferred gradients; the trace and others get arrays
-            fn.may_defer = True
+            fn.may_defer, fn.owns_grad = True, mine and not node._retain_grad
             input_grads = fn.backward(grad)
-            fn.may_defer = False  # a graph kept by retain_graph=True may be explained next
+            fn.may_defer = fn.owns_grad = False  # a graph kept by retain_graph=True may be explained next
         else:
             input_grads = fn.backward(grad)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        returned = [id(g) for g in input_grads]
         for parent, g in zip(fn.parents, input_grads):
             if g is None or not parent._requires_grad:
                 continue
             key = id(parent)
             if key in grads:  # a second use: the sum, of arrays
+                owned.discard(id(grads[key]))
                 grads[key] = _array(grads[key]) + _array(g)
-            else:  # deferred only for a leaf, whose gradient goes to backward() as it is
-                grads[key] = g if (defer and parent.grad_fn is None) else _array(g)
+                if defer:
+                    owned.add(id(grads[key]))
+                continue
+            # deferred only for a leaf, whose gradient goes to backward() as it is
+            grads[key] = g = g if (defer and parent.grad_fn is None) else _array(g)
+            # Owned: a new array (an op's backward returns new arrays, or g itself or views of it), handed to this
+            # parent alone; the incoming g only if it was owned. The op that receives it may update it in place.
+            if (defer and type(g) is np.ndarray and g.base is None and returned.count(id(g)) == 1
+                    and (g is not grad or mine)):
+                owned.add(id(g))
         if release:
             fn.release()
 

@@ -33,6 +33,9 @@ class ReLU(Function):
         return self.z
 
     def backward(self, g: np.ndarray) -> np.ndarray:
+        if self.owns_grad:  # g is the walk's alone (autograd.py): masked in place, no new array
+            g *= self.z > 0
+            return g
         return g * (self.z > 0)
 
 

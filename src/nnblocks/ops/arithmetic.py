@@ -278,14 +278,15 @@ _SMALL_BATCH = 64  # rows up to which Linear multiplies W X^T (see Linear.forwar
 _LARGE_WEIGHT = 1 << 16  # ...when W is this large: for a tiny layer the copy back costs more than it saves
 
 
-def _defers(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> bool:
+def _defers(g: np.ndarray, x: np.ndarray, w: np.ndarray, g_owned: bool) -> bool:
     """Whether Linear's backward keeps dW = G^T X as its factors (``blas.DeferredProduct``): for a large weight
-    (below, the Python costs more than the pass saved) whose factors, copied, are at most half its size. Measured on
-    the 784-1000 layer, backward + step per batch with and without (in-process, alternated): batch 64 1.10-1.15 ms
-    against 1.17-1.33, 128 2.32-2.49 against 2.51-2.92; at 256 (factors 457K against W's 784K, not deferred) the
-    copies cost what the fused update saves (3.63-4.09 against 3.83-4.18)."""
-    return (w.size >= _LARGE_WEIGHT and 2 * g.shape[0] * (g.shape[1] + x.shape[1]) <= w.size
-            and blas.routine("gemm", w.dtype) is not None)
+    (below, the Python costs more than the pass saved) when what it copies is at most half its size: X, and G unless
+    the walk owns it (``Function.owns_grad``). Measured on the 784-1000 layer, backward + step per batch with and
+    without, both factors copied (in-process, alternated): batch 64 1.10-1.15 ms against 1.17-1.33, 128 2.32-2.49
+    against 2.51-2.92, 256 3.63-4.09 against 3.83-4.18 (even). Copying X alone, batch 256 defers: the whole loop ran
+    36.1-40.5k samples/s against 33.6-37.1k in 4 alternated rounds (with ReLU's in-place backward)."""
+    copied = x.size if g_owned else x.size + g.size
+    return w.size >= _LARGE_WEIGHT and 2 * copied <= w.size and blas.routine("gemm", w.dtype) is not None
 
 
 class Linear(Function):
@@ -340,10 +341,10 @@ class Linear(Function):
         g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1]))
         gw = None
         if self.needs_input_grad[1]:
-            if self.may_defer and self.parents[1].grad_fn is None and _defers(g2, x2, w):
-                # dW = G^T X kept as its factors (ops/blas.py): copies, since the caller may change its batch and
-                # G may be another tensor's .grad; half of dW's size at most (see _defers)
-                gw = blas.DeferredProduct(np.array(g2), np.array(x2))
+            if self.may_defer and self.parents[1].grad_fn is None and _defers(g2, x2, w, self.owns_grad):
+                # dW = G^T X kept as its factors (ops/blas.py): X copied, since the caller may change its batch; G
+                # too unless the walk says nothing else holds it (it may be another tensor's .grad); see _defers
+                gw = blas.DeferredProduct(g2 if self.owns_grad else np.array(g2), np.array(x2))
             else:
                 gw = blas.matmul(g2.T, x2)
         if not self.has_bias:

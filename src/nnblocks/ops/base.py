@@ -52,6 +52,7 @@ class Function:
     needs_input_grad: tuple[bool, ...] = ()
     released = False
     may_defer = False  # set by backward()'s walk alone: a leaf's gradient may be returned deferred (autograd.py)
+    owns_grad = False  # set by backward()'s walk alone: backward's g is held by nothing else, it may be updated in place
 
     @property
     def name(self) -> str:
@@ -88,6 +89,8 @@ class Function:
         raise NotImplementedError
 
     def backward(self, grad: np.ndarray) -> Any:  # pragma: no cover - interface
+        """dL/d(inputs) from dL/d(output): new arrays, or ``grad`` itself or views of it, never an array the op keeps
+        (the walk may hand a new array to the next op to update in place)."""
         raise NotImplementedError
 
     def local_derivatives(self, ones: np.ndarray) -> tuple[Any, ...]:
