@@ -254,3 +254,25 @@ def test_threads_can_be_asked_for_before_the_first_product():
     import scipy.linalg  # noqa: F401 - so that threadpool_info sees SciPy's BLAS in this process too
     has_openblas = any(i.get("internal_api") == "openblas" and "scipy" in i.get("filepath", "") for i in threadpool_info())
     assert out.strip() == str(has_openblas)
+
+
+def test_batch_rows_gathered_by_take_are_the_fancy_indexing_copy():
+    rng = np.random.default_rng(9)
+    data = rng.standard_normal((50, 7)).astype(np.float32)
+    index = np.array([3, -1, 3, 0], dtype=np.int64)
+    x = nb.Tensor(data, requires_grad=True)
+    rows = x[nb.from_numpy(index)]
+    np.testing.assert_array_equal(rows.data, data[index])
+    assert rows.data.dtype == np.float32 and not np.shares_memory(rows.data, data)
+    rows.sum().backward()
+    expected = np.zeros_like(data)
+    np.add.at(expected, index, 1.0)  # row 3 picked twice: twice the gradient
+    np.testing.assert_array_equal(x.grad.data, expected)
+    with pytest.raises(nb.errors.ShapeError, match=r"does not fit shape \(50, 7\)"):
+        x[nb.from_numpy(np.array([50]))]
+    from nnblocks.data import TensorDataset
+
+    labels = np.arange(50)
+    batch = TensorDataset(data, labels).get_batch(index)
+    np.testing.assert_array_equal(batch[0], data[index])
+    np.testing.assert_array_equal(batch[1], labels[index])

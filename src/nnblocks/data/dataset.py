@@ -98,7 +98,10 @@ class TensorDataset(Dataset):
         return tuple(Tensor(a[index]) for a in self.arrays)
 
     def get_batch(self, index: slice | np.ndarray) -> tuple[np.ndarray, ...]:
-        """Arrays of the samples at ``index``: views for a slice, copies for an index array."""
+        """Arrays of the samples at ``index``: views for a slice, copies for an index array (``np.take``: the copy
+        ``a[index]`` makes, faster; see ``data/loader.py``)."""
+        if isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
+            return tuple(np.take(a, index, axis=0) for a in self.arrays)
         return tuple(a[index] for a in self.arrays)
 
 
