@@ -276,3 +276,18 @@ def test_batch_rows_gathered_by_take_are_the_fancy_indexing_copy():
     batch = TensorDataset(data, labels).get_batch(index)
     np.testing.assert_array_equal(batch[0], data[index])
     np.testing.assert_array_equal(batch[1], labels[index])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_empty_batch_trains_as_a_no_op(dtype):
+    # SciPy's gemm refuses empty operands: they go to NumPy (PyTorch gives (0, out) and zero gradients too)
+    layer = nn.Linear(784, 300, dtype=dtype)
+    optimizer = optim.SGD(layer.parameters(), lr=0.1)
+    before = layer.weight.data.copy()
+    out = layer(nb.Tensor(np.zeros((0, 784), dtype)))
+    assert out.shape == (0, 300) and out.dtype == layer.weight.dtype
+    out.sum().backward()
+    np.testing.assert_array_equal(layer.weight.grad.data, np.zeros((300, 784), dtype))
+    optimizer.step()
+    np.testing.assert_array_equal(layer.weight.data, before)
+    assert nn.Linear(0, 5, dtype=dtype)(nb.Tensor(np.zeros((3, 0), dtype))).shape == (3, 5)

@@ -142,7 +142,7 @@ def gemm(a: np.ndarray, b: np.ndarray, alpha: float = 1.0, out: np.ndarray | Non
     With ``out`` (C- or F-ordered, writable, of the operands' dtype) the result is written into it, in place; without,
     it comes back in ``order`` ("C" row-major, "F" column-major). Other dtypes and strided views go to NumPy.
     """
-    gemm_ = routine("gemm", a.dtype) if a.dtype is b.dtype or a.dtype == b.dtype else None
+    gemm_ = routine("gemm", a.dtype) if a.dtype == b.dtype and a.size and b.size else None  # SciPy refuses empty
     if out is not None:
         order = "F" if out.flags.f_contiguous and not out.flags.c_contiguous else "C"
         if gemm_ is not None and (out.dtype != a.dtype or not out.flags.writeable
