@@ -7,12 +7,12 @@ to turn the gradient of its output into gradients of its inputs (the chain rule,
 the switch that turns recording off (``no_grad``) live in ``nnblocks.autograd``.
 
 ``.grad`` is a Tensor (or None), as in PyTorch, so ``p.grad.zero_()``, ``p.grad.norm()``, ``p.grad.numpy()`` work.
-It wraps the gradient array without copying it: backward stores each leaf's gradient array in a Tensor made by
-``Tensor._wrap`` (a large Linear weight's, at small batches, as a deferred product computed when ``.grad`` is read:
-``autograd.DeferredGradient``); optimizers read the array. A second backward adds into it in place, as PyTorch. Its cost, with this module's other PyTorch semantics (``.data`` and ``.grad`` are properties
-that check what is assigned), counted by callgrind (deterministic, GC off) for one SGD step: the 2-3-1 network
-624k -> 653k instructions (+4.7%; ~170 -> ~180 us on the shared test machine), the 784-1000-10 network at batch 32
-21.29M -> 21.31M (+0.08%: its matrix products dominate).
+It wraps the gradient array without copying it: backward stores each leaf's gradient in a Tensor (``Tensor._wrap``;
+a large Linear weight's at small batches as a deferred product that ``.grad`` computes when read, see
+``autograd.DeferredGradient``); a second backward adds into it in place, as PyTorch. Its cost, with the other
+PyTorch semantics (``.data``, ``.grad`` are properties that check what is assigned), by callgrind for one SGD step:
+the 2-3-1 network 624k -> 653k instructions (+4.7%; ~170 -> ~180 us on the shared test machine), the 784-1000-10
+network at batch 32 21.29M -> 21.31M (+0.08%: its matrix products dominate); deterministic, GC off.
 
 Where nnblocks differs from PyTorch, on purpose:
 - ``.data`` is the NumPy array itself (PyTorch: a Tensor sharing the storage); ``.detach()`` is the Tensor. Assigning
