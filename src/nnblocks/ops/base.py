@@ -78,11 +78,12 @@ class Function:
         if out.dtype is _FLOAT64 and cls.promotes:
             out = _promoted(out, tensors)
         result = _wrap(out)
-        if _enabled() and True in [t._requires_grad for t in tensors]:
-            fn.parents = tensors
-            fn.needs_input_grad = tuple(t._requires_grad for t in tensors)
-            result._requires_grad = True
-            result.grad_fn = fn
+        if _enabled():
+            needs = tuple([t._requires_grad for t in tensors])
+            if True in needs:
+                fn.parents, fn.needs_input_grad = tensors, needs
+                result._requires_grad = True
+                result.grad_fn = fn
         return result
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:  # pragma: no cover - interface
