@@ -322,8 +322,9 @@ class Linear(Function):
         if x2.shape[0] <= _SMALL_BATCH and w.size >= _LARGE_WEIGHT:
             # A small batch: Y column-major, which OpenBLAS computes from W as stored without packing a transposed
             # operand, then copied to row-major (the bias added on the way), since an elementwise op mixing layouts
-            # is ~10x slower (ReLU's backward: 267 vs 27 us at batch 32). 784-1000 layer, one thread: batch 32
-            # 0.98 ms instead of 1.46, 64: 1.11 vs 1.40, 128: 2.10 vs 2.15, 256: 5.8 vs 5.5 (slower: not used).
+            # is ~10x slower (ReLU's backward: 267 vs 27 us at batch 32). 784-1000 layer at batch 32, SciPy's gemm:
+            # 0.30-0.46 ms against 0.42-0.64 row-major. The limit of 64 comes from NumPy's matmul on one thread
+            # (batch 64: 1.11 vs 1.40 ms, 128: 2.10 vs 2.15, 256: 5.8 vs 5.5, slower).
             column_major = blas.gemm(x2, w.T, order="F")
             y = np.empty(column_major.shape, column_major.dtype)
             np.add(column_major, b, out=y) if b is not None else np.copyto(y, column_major)

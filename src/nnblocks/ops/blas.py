@@ -8,8 +8,8 @@ products, which OpenBLAS runs on the calling thread anyway, and for dtypes BLAS 
 
 Layouts. ``?gemm`` is Fortran: it reads each operand as stored, transposed or not, so a C-ordered array is passed as
 its transpose (F-ordered, no copy) and the result comes back in the order asked for. The layout also decides the
-speed: for Linear's forward at batch 32 (784 -> 1000), ``Y`` computed column-major took 0.36-0.45 ms and row-major
-0.96-1.07 ms (OpenBLAS packs the other operand); see ``Linear.forward``.
+speed: for Linear's forward at batch 32 (784 -> 1000), ``Y`` computed column-major took 0.30-0.46 ms and row-major
+0.42-0.64 ms (OpenBLAS packs the other operand); see ``Linear.forward``.
 
 Deferred products. A weight's gradient ``dW = G^T X`` is usually read once, by the optimizer's ``W -= lr dW``.
 ``DeferredProduct`` keeps the two factors instead of the matrix; plain SGD then does ``W += (-lr) G^T X`` as one GEMM

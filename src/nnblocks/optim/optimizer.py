@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nnblocks.ops import blas
-from nnblocks.errors import CheckpointError, DTypeError, InvalidValueError, ShapeError
 from nnblocks.autograd import DeferredGradient, clear_grad
+from nnblocks.errors import CheckpointError, DTypeError, InvalidValueError, ShapeError
+from nnblocks.ops import blas
 from nnblocks.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer", "add_scaled_", "axpy_", "check_nonnegative"]
