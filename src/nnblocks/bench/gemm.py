@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nnblocks.bench.workload import CLASSES, HIDDEN, IN_FEATURES
+from nnblocks.bench.workload import CLASSES, HIDDEN, IN_FEATURES, LR
+from nnblocks.ops.blas import routine
 
 
 def gemm_shapes(batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int], bool, bool]]:
@@ -34,12 +35,11 @@ def gemm_shapes(batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int],
 
 
 def _update() -> Callable[[np.ndarray, np.ndarray], None]:
-    """``w += -lr * g`` in one pass: SciPy's saxpy, or NumPy's two passes without it."""
-    try:
-        from scipy.linalg.blas import saxpy
-    except ImportError:
-        return lambda w, g: np.subtract(w, np.float32(0.01) * g, out=w)
-    return lambda w, g: saxpy(g.reshape(-1), w.reshape(-1), a=-0.01)
+    """``w += -lr * g`` in one pass: the engine's axpy (SciPy's), or NumPy's two passes without it."""
+    saxpy = routine("axpy", np.dtype(np.float32))
+    if saxpy is None:
+        return lambda w, g: np.subtract(w, np.float32(LR) * g, out=w)
+    return lambda w, g: saxpy(g.reshape(-1), w.reshape(-1), a=-LR)
 
 
 def _thread_counts() -> tuple[Any, list[int]]:
